@@ -1,0 +1,123 @@
+"""Struct-of-arrays containers for evaluated agents: populations and archives.
+
+Every evaluated agent carries its evaluation ``index``, unique within a run: it is
+the agent's identity, so an agent held by several sets at once (in the
+population and in the novelty archive, say) counts once as a novelty reference
+and is never its own neighbour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+AGENT_FIELDS = ("genomes", "descriptors", "ground_truth", "rewards", "reward_areas", "indices")
+
+
+@dataclass
+class Agents:
+    """A batch of evaluated agents, one row each.
+
+    Attributes:
+        genomes: ``(N, G)`` policy parameters.
+        descriptors: ``(N, D)`` points in the behavior space the search uses.
+        ground_truth: ``(N, Dg)`` the task's ground-truth descriptor (metrics, baselines).
+        rewards: ``(N,)`` episode rewards.
+        reward_areas: ``(N,)`` reward area reached, -1 for none (metrics and logs only).
+        indices: ``(N,)`` evaluation index: the agent's identity.
+    """
+
+    genomes: np.ndarray
+    descriptors: np.ndarray
+    ground_truth: np.ndarray
+    rewards: np.ndarray
+    reward_areas: np.ndarray
+    indices: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.indices.shape[0])
+
+    @classmethod
+    def empty(cls, genome_size: int, descriptor_size: int, ground_truth_size: int) -> Agents:
+        return cls(
+            genomes=np.empty((0, genome_size)),
+            descriptors=np.empty((0, descriptor_size)),
+            ground_truth=np.empty((0, ground_truth_size)),
+            rewards=np.empty(0),
+            reward_areas=np.empty(0, dtype=np.int64),
+            indices=np.empty(0, dtype=np.int64),
+        )
+
+    def take(self, rows: np.ndarray | slice) -> Agents:
+        """The agents at ``rows`` (an index array, boolean mask or slice)."""
+        return Agents(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
+    @staticmethod
+    def concat(*parts: Agents) -> Agents:
+        return Agents(
+            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Agents)}
+        )
+
+    def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        """Plain arrays, for saving without pickle."""
+        return {prefix + f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str = "") -> Agents:
+        return cls(**{f.name: np.asarray(arrays[prefix + f.name]) for f in fields(cls)})
+
+
+class Archive:
+    """An unbounded, append-only archive of agents with amortised O(1) appends.
+
+    Storage grows by doubling, so adding 5 agents a generation to an archive of
+    tens of thousands copies nothing most of the time.
+    """
+
+    def __init__(self, genome_size: int, descriptor_size: int, ground_truth_size: int) -> None:
+        self._storage = Agents.empty(genome_size, descriptor_size, ground_truth_size)
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    @property
+    def agents(self) -> Agents:
+        """A view of the stored agents (do not modify)."""
+        return self._storage.take(slice(0, self._size))
+
+    def add(self, agents: Agents) -> None:
+        n = len(agents)
+        if n == 0:
+            return
+        capacity = len(self._storage)
+        if self._size + n > capacity:
+            new_capacity = max(64, 2 * capacity, self._size + n)
+            grown = {}
+            for name in AGENT_FIELDS:
+                old = getattr(self._storage, name)
+                new = np.empty((new_capacity, *old.shape[1:]), dtype=old.dtype)
+                new[: self._size] = old[: self._size]
+                grown[name] = new
+            self._storage = Agents(**grown)
+        for name in AGENT_FIELDS:
+            getattr(self._storage, name)[self._size : self._size + n] = getattr(agents, name)
+        self._size += n
+
+    def set_descriptors(self, descriptors: np.ndarray) -> None:
+        """Replace every stored descriptor (after the behavior space changes)."""
+        if descriptors.shape[0] != self._size:
+            raise ValueError(f"expected {self._size} descriptors, got {descriptors.shape[0]}")
+        self._storage.descriptors[: self._size] = descriptors
+
+    def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        return self.agents.arrays(prefix)
+
+    @classmethod
+    def from_agents(cls, agents: Agents) -> Archive:
+        archive = cls(
+            agents.genomes.shape[1], agents.descriptors.shape[1], agents.ground_truth.shape[1]
+        )
+        archive.add(agents)
+        return archive

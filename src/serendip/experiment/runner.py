@@ -1,0 +1,188 @@
+"""The run loop: ask the algorithm, evaluate the batch, tell, log; then write the results.
+
+Seeding: the run's seed derives one generator per named stream (the algorithm's
+draws) and one integer per episode (``seed * 2**32 + evaluation index``), so a
+batch evaluates the same wherever and in whatever split it is evaluated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from serendip.algorithms import EXPLORE, Algorithm, make_algorithm
+from serendip.analysis.metrics import LiveMetrics, metric_curves, summary_metrics
+from serendip.experiment.config import RunConfig
+from serendip.experiment.evaluation_log import LOG_NAME, EvaluationLogWriter, read_evaluations
+from serendip.experiment.run_directory import prepare_run_dir
+from serendip.experiment.storage import (
+    agents_table,
+    write_arrays,
+    write_json,
+    write_table,
+    write_text,
+)
+from serendip.tasks import Task, TaskSpec, make_task, task_spec
+
+ALGORITHM_STREAM = 0
+
+
+def algorithm_rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng([seed, ALGORITHM_STREAM])
+
+
+def episode_seeds(seed: int, indices: np.ndarray) -> np.ndarray:
+    return np.int64(seed) * np.int64(2**32) + indices.astype(np.int64)
+
+
+@dataclass
+class RunResult:
+    """What a finished run returns: where it wrote and its final figures."""
+
+    path: Path
+    summary: dict[str, Any]
+    algorithm: Algorithm
+
+
+def build(config: RunConfig) -> tuple[TaskSpec, Task, Algorithm]:
+    """The task and algorithm a config describes."""
+    spec = task_spec(config.task)
+    algorithm = make_algorithm(
+        config.algorithm, spec=spec, config=config, rng=algorithm_rng(config.seed)
+    )
+    n_frames = config.frames if config.frames is not None else 0
+    return spec, make_task(config.task, n_frames=n_frames), algorithm
+
+
+def _progress(console: Console | None, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:>9,.0f}/{task.total:,.0f} evals"),
+        TextColumn("cov {task.fields[coverage]:.3f}"),
+        TextColumn("areas {task.fields[areas]}"),
+        TextColumn("best {task.fields[best]:.3f}"),
+        TextColumn("{task.fields[rate]:,.0f} evals/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def run(
+    config: RunConfig,
+    *,
+    progress: bool = True,
+    console: Console | None = None,
+    on_batch: Callable[[int, Algorithm], None] | None = None,
+) -> RunResult:
+    """Run ``config`` to the end of its budget and write its run directory.
+
+    Args:
+        config: a validated config.
+        progress: show a live progress bar.
+        console: where the progress bar goes (default: stderr).
+        on_batch: called after every batch with ``(evaluations_done, algorithm)``.
+    """
+    run_dir = prepare_run_dir(config)
+    write_text(run_dir / "config.yaml", config.to_yaml())
+    spec, task, algorithm = build(config)
+    log = EvaluationLogWriter(run_dir / LOG_NAME)
+    live = LiveMetrics(spec)
+    started = time.perf_counter()
+    done = batches = 0
+    with _progress(console or Console(stderr=True), progress) as bar:
+        bar_task = bar.add_task(
+            f"{config.algorithm} on {config.task}",
+            total=config.budget,
+            coverage=0.0,
+            areas="0/0",
+            best=0.0,
+            rate=0.0,
+        )
+        try:
+            while done < config.budget:
+                request = algorithm.ask(config.budget - done)
+                n = len(request.genomes)
+                if n == 0:
+                    raise RuntimeError(f"algorithm {config.algorithm!r} asked for no evaluation")
+                indices = np.arange(done, done + n, dtype=np.int64)
+                seeds = episode_seeds(config.seed, indices)
+                batch = task.evaluate(request.genomes, episode_seeds=seeds)
+                algorithm.tell(request, batch, indices)
+                log.append(
+                    indices=indices,
+                    process=request.process,
+                    generation=batches,
+                    rewards=batch.rewards,
+                    reward_areas=batch.reward_areas,
+                    ground_truth=batch.descriptors,
+                )
+                is_explore = np.full(n, request.process == EXPLORE)
+                live.update(is_explore, batch.descriptors, batch.rewards, batch.reward_areas)
+                done += n
+                batches += 1
+                bar.update(
+                    bar_task,
+                    completed=done,
+                    coverage=live.coverage,
+                    areas=f"{live.reward_areas_found}/{len(spec.reward_areas)}",
+                    best=live.best_reward,
+                    rate=done / max(time.perf_counter() - started, 1e-9),
+                )
+                if on_batch is not None:
+                    on_batch(done, algorithm)
+        finally:
+            # Keep every evaluation made so far readable, even after Ctrl-C or a crash.
+            log.flush()
+    wall_seconds = time.perf_counter() - started
+    summary = write_results(run_dir, config, spec, algorithm, wall_seconds=wall_seconds)
+    arrays, data = algorithm.state_dict()
+    write_arrays(run_dir / "checkpoint" / "state.npz", arrays)
+    write_json(
+        run_dir / "checkpoint" / "state.json",
+        {"evaluations": done, "batches": batches, "log_parts": log.next_part, "algorithm": data},
+    )
+    return RunResult(path=run_dir, summary=summary, algorithm=algorithm)
+
+
+def write_results(
+    run_dir: Path,
+    config: RunConfig,
+    spec: TaskSpec,
+    algorithm: Algorithm,
+    *,
+    wall_seconds: float,
+) -> dict[str, Any]:
+    """Metrics (recomputed from the log on disk), archives and ``summary.json``."""
+    evaluations = read_evaluations(run_dir)
+    write_table(
+        run_dir / "metrics.parquet",
+        pa.Table.from_pandas(
+            metric_curves(evaluations, spec, every=config.metrics_every), preserve_index=False
+        ),
+    )
+    for name, agents in algorithm.archives().items():
+        write_table(run_dir / "archives" / f"{name}.parquet", agents_table(agents))
+    figures = summary_metrics(evaluations, spec)
+    summary = {
+        "task": config.task,
+        "algorithm": config.algorithm,
+        "seed": config.seed,
+        "budget": config.budget,
+        **figures,
+        "wall_seconds": round(wall_seconds, 3),
+        "evaluations_per_second": round(len(evaluations) / max(wall_seconds, 1e-9), 1),
+    }
+    write_json(run_dir / "summary.json", summary)
+    return summary

@@ -1,0 +1,97 @@
+"""The papers' controller: a small fully connected network, evaluated for a whole batch.
+
+Genome layout (row-major, in this order), for ``L`` hidden layers of width ``h``::
+
+    W_1 (in x h), b_1 (one scalar),
+    W_2 (h x h), b_2, ..., W_L (h x h), b_L,
+    W_out (h x out), b_out
+
+so ``genome_size = in*h + 1 + (h*h + 1)*(L - 1) + h*out + 1``. Every layer,
+the output included, applies ``2*sigmoid(x) - 1`` (computed as ``tanh(x / 2)``,
+the same function), so actions lie in (-1, 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+GENOME_LOW = -5.0
+GENOME_HIGH = 5.0
+
+
+def random_genomes(rng: np.random.Generator, n: int, genome_size: int) -> np.ndarray:
+    """Initial genomes: every gene ~ N(0, 1), clipped to the genome bounds."""
+    return np.clip(rng.standard_normal((n, genome_size)), GENOME_LOW, GENOME_HIGH)
+
+
+def _squash(x: np.ndarray) -> np.ndarray:
+    # 2*sigmoid(x) - 1 == tanh(x/2); tanh is one ufunc call and never overflows.
+    return np.tanh(0.5 * x)
+
+
+@dataclass(frozen=True)
+class MLPPolicy:
+    """Batched controller with one scalar bias per layer.
+
+    Args:
+        input_size: observation size.
+        output_size: action size.
+        hidden_layers: number of hidden layers ``L`` (>= 1).
+        hidden_width: width ``h`` of every hidden layer.
+    """
+
+    input_size: int
+    output_size: int
+    hidden_layers: int = 2
+    hidden_width: int = 5
+
+    def __post_init__(self) -> None:
+        for name in ("input_size", "output_size", "hidden_layers", "hidden_width"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"MLPPolicy.{name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def layer_shapes(self) -> list[tuple[int, int]]:
+        """(fan_in, fan_out) of every weight matrix, input layer first."""
+        h = self.hidden_width
+        return (
+            [(self.input_size, h)] + [(h, h)] * (self.hidden_layers - 1) + [(h, self.output_size)]
+        )
+
+    @property
+    def genome_size(self) -> int:
+        return sum(i * o + 1 for i, o in self.layer_shapes)
+
+    def unpack(self, genomes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Split ``(N, genome_size)`` genomes into per-layer ``(W (N,in,out), b (N,1))`` views."""
+        genomes = np.asarray(genomes, dtype=np.float64)
+        if genomes.ndim != 2 or genomes.shape[1] != self.genome_size:
+            raise ValueError(
+                f"genomes must have shape (N, {self.genome_size}), got {genomes.shape}"
+            )
+        n = genomes.shape[0]
+        layers = []
+        offset = 0
+        for fan_in, fan_out in self.layer_shapes:
+            size = fan_in * fan_out
+            weights = genomes[:, offset : offset + size].reshape(n, fan_in, fan_out)
+            bias = genomes[:, offset + size : offset + size + 1]
+            layers.append((weights, bias))
+            offset += size + 1
+        return layers
+
+    @staticmethod
+    def forward(
+        layers: list[tuple[np.ndarray, np.ndarray]], observations: np.ndarray
+    ) -> np.ndarray:
+        """Actions ``(N, out)`` for observations ``(N, in)``, one network per row."""
+        x = observations
+        for weights, bias in layers:
+            # (N,1,in) @ (N,in,out): one small matrix product per agent, in one call.
+            x = _squash(np.matmul(x[:, None, :], weights)[:, 0, :] + bias)
+        return x
+
+    def __call__(self, genomes: np.ndarray, observations: np.ndarray) -> np.ndarray:
+        return self.forward(self.unpack(genomes), observations)

@@ -1,0 +1,193 @@
+"""The batched task interface every task implements.
+
+A task runs one episode for each genome of a batch, stepping the whole batch at
+once (no per-agent Python loop), and returns struct-of-arrays results
+(:class:`EvaluationBatch`). Subclasses provide ``reset``/``observe``/``step``/
+``render`` over a batch state; :meth:`Task.evaluate` owns the episode loop, the
+frame sampling and the reward, so every task samples frames and scores rewards
+the same way.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from serendip.policies import MLPPolicy
+
+FRAME_SIZE = 64
+
+
+@dataclass(frozen=True)
+class RewardArea:
+    """A circular reward area: reward ``(r - d) / r`` at distance ``d < r`` from the centre."""
+
+    center: tuple[float, float]
+    radius: float
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Static facts about a task, used by algorithms, metrics and the command line."""
+
+    name: str
+    summary: str
+    observation_size: int
+    action_size: int
+    horizon: int
+    hidden_layers: int
+    hidden_width: int
+    reward_areas: tuple[RewardArea, ...]
+    descriptor_low: tuple[float, ...]
+    descriptor_high: tuple[float, ...]
+    descriptor_names: tuple[str, ...]
+    grid_shape: tuple[int, ...] = (50, 50)
+
+    @property
+    def descriptor_size(self) -> int:
+        return len(self.descriptor_low)
+
+    def policy(self) -> MLPPolicy:
+        return MLPPolicy(
+            input_size=self.observation_size,
+            output_size=self.action_size,
+            hidden_layers=self.hidden_layers,
+            hidden_width=self.hidden_width,
+        )
+
+    @property
+    def genome_size(self) -> int:
+        return self.policy().genome_size
+
+
+@dataclass
+class EvaluationBatch:
+    """Results of one batch of episodes, one row per genome.
+
+    Attributes:
+        rewards: ``(N,)`` episode reward.
+        reward_areas: ``(N,)`` index of the reward area reached, -1 for none.
+        descriptors: ``(N, D)`` ground-truth descriptor (final outcome).
+        frames: ``(N, S, 64, 64, 3)`` uint8 frames at the sampling times (S may be 0).
+        final_observations: ``(N, obs)`` last observation.
+    """
+
+    rewards: np.ndarray
+    reward_areas: np.ndarray
+    descriptors: np.ndarray
+    frames: np.ndarray
+    final_observations: np.ndarray
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.rewards.shape[0])
+
+
+def frame_times(horizon: int, n_frames: int) -> np.ndarray:
+    """Steps after which a frame is rendered: ``ceil(linspace(0, T-1, S+1)[1:])``."""
+    if n_frames < 0:
+        raise ValueError(f"n_frames must be >= 0, got {n_frames}")
+    return np.ceil(np.linspace(0, horizon - 1, n_frames + 1)[1:]).astype(np.int64)
+
+
+def area_rewards(
+    points: np.ndarray, areas: tuple[RewardArea, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse reward of final points ``(N, 2)``: ``(r - d)/r`` inside an area, else 0.
+
+    Returns ``(rewards, area_index)`` with ``area_index = -1`` outside every area.
+    Areas are assumed disjoint; should two overlap, the first listed wins.
+    """
+    n = points.shape[0]
+    rewards = np.zeros(n)
+    index = np.full(n, -1, dtype=np.int64)
+    for i, area in enumerate(areas):
+        d = np.hypot(points[:, 0] - area.center[0], points[:, 1] - area.center[1])
+        inside = (d < area.radius) & (index < 0)
+        rewards[inside] = (area.radius - d[inside]) / area.radius
+        index[inside] = i
+    return rewards, index
+
+
+class Task(abc.ABC):
+    """A batched, deterministic sparse-reward task.
+
+    Args:
+        n_frames: frames per episode ``S`` (0 skips rendering).
+    """
+
+    spec: TaskSpec
+
+    def __init__(self, *, n_frames: int = 0) -> None:
+        if int(n_frames) != n_frames or n_frames < 0:
+            raise ValueError(f"n_frames must be an integer >= 0, got {n_frames!r}")
+        self.n_frames = int(n_frames)
+        self.policy = self.spec.policy()
+
+    @property
+    def genome_size(self) -> int:
+        return self.policy.genome_size
+
+    # --- what a task implements -------------------------------------------------
+    @abc.abstractmethod
+    def reset(self, n: int, episode_seeds: np.ndarray) -> Any:
+        """Initial state of ``n`` episodes."""
+
+    @abc.abstractmethod
+    def observe(self, state: Any) -> np.ndarray:
+        """Observations ``(N, observation_size)``."""
+
+    @abc.abstractmethod
+    def step(self, state: Any, actions: np.ndarray) -> None:
+        """Advance every episode one step, in place. Ended episodes must not change."""
+
+    @abc.abstractmethod
+    def render(self, state: Any) -> np.ndarray:
+        """Frames ``(N, 64, 64, 3)`` uint8 of the current state."""
+
+    @abc.abstractmethod
+    def outcome(self, state: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(ground-truth descriptors (N, D), reward points (N, 2))`` at the end."""
+
+    # --- the shared episode loop ---------------------------------------------------
+    def evaluate(
+        self, genomes: np.ndarray, *, episode_seeds: np.ndarray | None = None
+    ) -> EvaluationBatch:
+        """Run one episode per genome, all at once.
+
+        Args:
+            genomes: ``(N, genome_size)`` policy parameters.
+            episode_seeds: ``(N,)`` integers seeding any per-episode randomness
+                (tasks that have none ignore them); defaults to ``arange(N)``.
+        """
+        genomes = np.asarray(genomes, dtype=np.float64)
+        n = genomes.shape[0]
+        if episode_seeds is None:
+            episode_seeds = np.arange(n, dtype=np.int64)
+        layers = self.policy.unpack(genomes)
+        state = self.reset(n, np.asarray(episode_seeds))
+        times = frame_times(self.spec.horizon, self.n_frames)
+        frames = np.zeros((n, self.n_frames, FRAME_SIZE, FRAME_SIZE, 3), dtype=np.uint8)
+        next_frame = 0
+        for t in range(self.spec.horizon):
+            actions = self.policy.forward(layers, self.observe(state))
+            self.step(state, actions)
+            # Several sampling times may coincide when S > T; render once, copy.
+            while next_frame < self.n_frames and times[next_frame] == t:
+                if next_frame > 0 and times[next_frame - 1] == t:
+                    frames[:, next_frame] = frames[:, next_frame - 1]
+                else:
+                    frames[:, next_frame] = self.render(state)
+                next_frame += 1
+        descriptors, points = self.outcome(state)
+        rewards, areas = area_rewards(points, self.spec.reward_areas)
+        return EvaluationBatch(
+            rewards=rewards,
+            reward_areas=areas,
+            descriptors=descriptors,
+            frames=frames,
+            final_observations=self.observe(state),
+        )

@@ -1,0 +1,91 @@
+"""Novelty: k-nearest-neighbour mean distance with agent identity by evaluation index."""
+
+import numpy as np
+import pytest
+
+import serendip.novelty as novelty_module
+from serendip.archives import Agents, Archive
+from serendip.novelty import novelty
+
+
+def line(values):
+    return np.asarray(values, dtype=float)[:, None]
+
+
+def test_mean_distance_to_k_nearest_others():
+    points = line([0.0, 1.0, 3.0, 7.0])
+    ids = np.arange(4)
+    result = novelty(points, ids, points, ids, k=2)
+    # 0: neighbours 1 (d 1), 3 (d 3) -> 2; 1: 0 (1), 3 (2) -> 1.5
+    # 3: 1 (2), 0 (3) -> 2.5;              7: 3 (4), 1 (6) -> 5
+    np.testing.assert_allclose(result, [2.0, 1.5, 2.5, 5.0])
+
+
+def test_fewer_references_than_k_uses_all_of_them():
+    points = line([0.0, 2.0, 5.0])
+    result = novelty(points, np.arange(3), points, np.arange(3), k=15)
+    np.testing.assert_allclose(result, [3.5, 2.5, 4.0])
+    # Alone in the reference set: nobody to compare to.
+    np.testing.assert_allclose(novelty(points[:1], [0], points[:1], [0], k=15), [0.0])
+
+
+def test_an_agent_in_several_sets_counts_once_and_is_not_its_own_neighbour():
+    points = line([0.0, 1.0, 10.0])
+    ids = np.array([0, 1, 2])
+    # Agent 1 appears twice in the reference (population and archive, say).
+    reference = line([0.0, 1.0, 10.0, 1.0])
+    reference_ids = np.array([0, 1, 2, 1])
+    result = novelty(points, ids, reference, reference_ids, k=1)
+    np.testing.assert_allclose(result, [1.0, 1.0, 9.0])
+
+
+def test_distinct_agents_with_equal_descriptors_are_neighbours_at_zero():
+    points = line([0.0, 0.0, 4.0])
+    result = novelty(points, np.arange(3), points, np.arange(3), k=1)
+    np.testing.assert_allclose(result, [0.0, 0.0, 4.0])
+
+
+def test_queries_outside_the_reference_set():
+    reference = line([0.0, 2.0, 4.0])
+    result = novelty(line([1.0]), np.array([99]), reference, np.arange(3), k=2)
+    np.testing.assert_allclose(result, [1.0])
+
+
+@pytest.mark.parametrize("dim", [2, 10, 40])
+def test_matches_brute_force_reference_in_any_dimension(rng, dim, monkeypatch):
+    reference = rng.normal(size=(600, dim))
+    ids = rng.permutation(600)
+    queries = reference[:50]
+    distances = np.linalg.norm(queries[:, None] - reference[None], axis=-1)
+    distances[np.arange(50), np.arange(50)] = np.inf  # self
+    expected = np.sort(distances, axis=1)[:, :15].mean(axis=1)
+    np.testing.assert_allclose(novelty(queries, ids[:50], reference, ids, k=15), expected)
+    # Both neighbour-search paths agree.
+    monkeypatch.setattr(novelty_module, "KD_TREE_MAX_DIM", 0 if dim <= 16 else 100)
+    np.testing.assert_allclose(novelty(queries, ids[:50], reference, ids, k=15), expected)
+
+
+def agents(n, start=0, dim=2):
+    return Agents(
+        genomes=np.arange(n * 3, dtype=float).reshape(n, 3) + start,
+        descriptors=np.full((n, dim), float(start)),
+        ground_truth=np.zeros((n, 2)),
+        rewards=np.zeros(n),
+        reward_areas=np.full(n, -1),
+        indices=np.arange(start, start + n),
+    )
+
+
+def test_archive_grows_keeps_order_and_replaces_descriptors():
+    archive = Archive(3, 2, 2)
+    for start in range(0, 500, 5):
+        archive.add(agents(5, start))
+    assert len(archive) == 500
+    np.testing.assert_array_equal(archive.agents.indices, np.arange(500))
+    np.testing.assert_array_equal(archive.agents.genomes[7], np.arange(6, 9) + 5)
+    archive.set_descriptors(np.ones((500, 2)))
+    assert np.all(archive.agents.descriptors == 1)
+    with pytest.raises(ValueError):
+        archive.set_descriptors(np.ones((3, 2)))
+    restored = Archive.from_agents(Agents.from_arrays(archive.arrays("a."), "a."))
+    np.testing.assert_array_equal(restored.agents.genomes, archive.agents.genomes)
