@@ -46,8 +46,23 @@ def whole_run(algorithm: str, budget: int, seed: int, out: Path) -> dict:
     """Run ``serendip run`` in a child process; wall time and its peak memory."""
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "serendip", "run", "--task", "arm", "--algo", algorithm,
-         "--budget", str(budget), "--seed", str(seed), "--out", str(out), "--quiet"],
+        [
+            sys.executable,
+            "-m",
+            "serendip",
+            "run",
+            "--task",
+            "arm",
+            "--algo",
+            algorithm,
+            "--budget",
+            str(budget),
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+            "--quiet",
+        ],
         check=True,
     )
     wall = time.perf_counter() - start
@@ -71,18 +86,22 @@ def main() -> None:
             print(f"{batch:>6} {frames:>2} {median:>10,.0f} {best:>10,.0f}")
 
     print(f"\nwhole runs on the arm, budget {args.budget:,}, seed {args.seed} (one process each)")
-    print(f"{'algorithm':>9} {'wall s':>8} {'evals/s':>9} {'peak MiB':>9} {'coverage':>9} "
-          f"{'uniform.':>9} {'areas':>6}")
+    print(
+        f"{'algorithm':>9} {'wall s':>8} {'evals/s':>9} {'peak MiB':>9} {'coverage':>9} "
+        f"{'uniform.':>9} {'areas':>6}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for algorithm in ("ns", "random"):
             # Children's max RSS is a running maximum, so the random run goes second and
             # reports max(ns, random); both are printed as the bound they are.
             figures = whole_run(algorithm, args.budget, args.seed, Path(tmp) / algorithm)
-            print(f"{algorithm:>9} {figures['wall']:>8.1f} "
-                  f"{figures['evaluations'] / figures['wall']:>9,.0f} "
-                  f"{figures['peak_mib']:>9.0f} {figures['coverage']:>9.4f} "
-                  f"{figures['uniformity']:>9.4f} "
-                  f"{figures['reward_areas_found']}/{figures['reward_areas_total']:<4}")
+            print(
+                f"{algorithm:>9} {figures['wall']:>8.1f} "
+                f"{figures['evaluations'] / figures['wall']:>9,.0f} "
+                f"{figures['peak_mib']:>9.0f} {figures['coverage']:>9.4f} "
+                f"{figures['uniformity']:>9.4f} "
+                f"{figures['reward_areas_found']}/{figures['reward_areas_total']:<4}"
+            )
 
 
 if __name__ == "__main__":

@@ -161,7 +161,18 @@ def test_cli_config_file_and_listings(tmp_path, capsys):
     assert [line.split()[0] for line in tasks] == ["arm", "arm-distractors"]
     assert main(["algorithms"]) == 0
     algorithms = capsys.readouterr().out.strip().splitlines()
-    assert {line.split()[0] for line in algorithms} == {"ns", "random"}
+    assert {line.split()[0] for line in algorithms} == {
+        "ns",
+        "serene",
+        "taxons",
+        "taxons-p",
+        "taxo-n",
+        "taxo-s",
+        "taxons-nt",
+        "stax",
+        "stax-p",
+        "random",
+    }
 
 
 def test_default_output_directory_is_numbered_not_overwritten(tmp_path):

@@ -227,7 +227,19 @@ def test_first_reward_best_reward_and_budget_on_hand_log():
     assert evaluations_to_first_reward(HAND, 3) == {"0": 3, "1": 1, "2": None, "overall": 1}
     assert best_reward_per_area(HAND, 3) == {"0": 0.4, "1": 0.8, "2": None}
     # 5 exploration rows, 2 emitter rows.
-    assert budget_per_process(HAND) == pytest.approx({"explore": 5 / 7, "exploit": 2 / 7})
+    # Without an emitter_area column the areas cannot be told: shares stay 0.
+    budget = budget_per_process(HAND, 3)
+    assert budget["explore"] == pytest.approx(5 / 7) and budget["exploit"] == pytest.approx(2 / 7)
+    assert budget["areas"] == {"0": 0.0, "1": 0.0, "2": 0.0}
+    # Both emitters worked on area 1 (their ancestors' area): 2 of 7 evaluations.
+    labelled = HAND.assign(emitter_area=[-1, 1, -1, -1, 1, -1, -1])
+    assert budget_per_process(labelled, 3)["areas"] == pytest.approx(
+        {"0": 0.0, "1": 2 / 7, "2": 0.0}
+    )
+    curves = metric_curves(labelled, SPEC, every=2)
+    # After 2 evaluations: 1 of 2 on area 1; after all 7: 2 of 7.
+    assert curves["budget_area_1"].tolist() == pytest.approx([1 / 2, 1 / 4, 2 / 6, 2 / 7])
+    assert curves["budget_area_0"].eq(0).all()
 
 
 def test_summary_on_hand_log():
@@ -260,6 +272,9 @@ def test_curves_on_hand_log():
         "best_reward_area_1",
         "best_reward_area_2",
         "explore_fraction",
+        "budget_area_0",
+        "budget_area_1",
+        "budget_area_2",
     ]
     assert c["evaluations"].tolist() == [2, 4, 6, 7]
     # n=2: cell {0}; n=4: {0, 612}; n=6 and 7: {0, 612, 662}.
@@ -310,7 +325,7 @@ def test_empty_log():
     assert s["evaluations"] == 0
     assert s["uniformity"] is None
     assert s["evaluations_to_first_reward_overall"] is None
-    assert s["budget_per_process"] == {"explore": 0.0, "exploit": 0.0}
+    assert s["budget_per_process"]["explore"] == 0.0 and s["budget_per_process"]["exploit"] == 0.0
     json.dumps(s, allow_nan=False)
 
 

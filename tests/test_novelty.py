@@ -73,6 +73,7 @@ def agents(n, start=0, dim=2):
         rewards=np.zeros(n),
         reward_areas=np.full(n, -1),
         indices=np.arange(start, start + n),
+        frames=np.zeros((n, 0, 64, 64, 3), dtype=np.uint8),
     )
 
 

@@ -12,9 +12,7 @@ from serendip.tasks import make_task, task_spec
 
 def make_ns(seed=0, **novelty_search):
     config = RunConfig.from_dict({"novelty_search": novelty_search})
-    return make_algorithm(
-        "ns", spec=task_spec("arm"), config=config, rng=np.random.default_rng(seed)
-    )
+    return make_algorithm("ns", spec=task_spec("arm"), config=config, n_frames=0, seed=seed)
 
 
 def step(algorithm, task, done):
@@ -129,9 +127,7 @@ def test_state_round_trip_continues_identically(task):
 
 def test_random_search_draws_fresh_genomes_and_keeps_rewarding_ones(task):
     config = RunConfig.from_dict({"algorithm": "random"})
-    rs = make_algorithm(
-        "random", spec=task_spec("arm"), config=config, rng=np.random.default_rng(0)
-    )
+    rs = make_algorithm("random", spec=task_spec("arm"), config=config, n_frames=0, seed=0)
     request = rs.ask(10**9)
     assert request.genomes.shape == (200, 228)
     indices = np.arange(200)

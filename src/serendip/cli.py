@@ -112,8 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             return 0
         if args.command == "algorithms":
-            for name, entry in ALGORITHMS.items():
-                print(f"{name:<16} {entry.summary}")
+            for name, summary in ALGORITHMS.items():
+                print(f"{name:<16} {summary}")
             return 0
         return _command_run(args)
     except ConfigError as error:

@@ -21,10 +21,15 @@ EXPLORE = "explore"
 
 @dataclass
 class Request:
-    """A batch of genomes to evaluate and the process that asks for it (for the log)."""
+    """A batch of genomes to evaluate and the process that asks for it (for the log).
+
+    ``target_area`` is the reward area an emitter works on (-1 for exploration):
+    a label for the log's budget-per-area metric, never read by a decision.
+    """
 
     genomes: np.ndarray
     process: str = EXPLORE
+    target_area: int = -1
 
 
 def rng_state(rng: np.random.Generator) -> dict[str, Any]:
@@ -59,6 +64,18 @@ class Algorithm(abc.ABC):
     def status(self) -> dict[str, float | int]:
         """Live figures for the progress display."""
         return {}
+
+    def archive_columns(self) -> dict[str, dict[str, np.ndarray]]:
+        """Extra per-row columns for archive tables, by archive name."""
+        return {}
+
+    def emitter_records(self) -> list[dict[str, Any]]:
+        """One log record per emitter (empty for algorithms without emitters)."""
+        return []
+
+    def pop_events(self) -> list[dict[str, Any]]:
+        """Events since the last call (e.g. an autoencoder training) for the run loop."""
+        return []
 
     @abc.abstractmethod
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -214,6 +214,7 @@ class _LogArrays:
     rewards: np.ndarray  # (N,) float64
     areas: np.ndarray  # (N,) int64
     descriptors: np.ndarray  # (N, D) float64
+    emitter_areas: np.ndarray  # (N,) int64: area an emitter worked on, -1 for exploration
 
     def __len__(self) -> int:
         return int(self.index.shape[0])
@@ -244,6 +245,11 @@ def _log_arrays(log: pd.DataFrame) -> _LogArrays:
         rewards=log["reward"].to_numpy(dtype=np.float64, na_value=np.nan),
         areas=log["reward_area"].to_numpy(dtype=np.int64),
         descriptors=descriptors,
+        emitter_areas=(
+            log["emitter_area"].to_numpy(dtype=np.int64)
+            if "emitter_area" in log.columns
+            else np.full(n, -1, dtype=np.int64)
+        ),
     )
 
 
@@ -318,22 +324,29 @@ def _best_reward_dict(a: _LogArrays, n_areas: int) -> dict[str, float | None]:
     return {str(i): (None if np.isnan(b) else float(b)) for i, b in enumerate(best)}
 
 
-def budget_per_process(log: pd.DataFrame) -> dict[str, float]:
-    """Share of the evaluations spent on exploration and on exploitation.
+def budget_per_process(log: pd.DataFrame, n_areas: int = 0) -> dict[str, Any]:
+    """Share of the evaluations spent on exploration, on exploitation, and per area.
 
     Returns:
-        ``{"explore": share, "exploit": share}`` (they sum to 1), both 0.0 for an
-        empty log.
+        ``{"explore": share, "exploit": share, "areas": {"0": share, ...}}``:
+        explore and exploit sum to 1; ``areas[i]`` is the share spent by emitters
+        whose ancestor reached area ``i`` (the log's ``emitter_area``). All 0.0 for
+        an empty log.
     """
-    return _budget_dict(_log_arrays(log))
+    return _budget_dict(_log_arrays(log), n_areas)
 
 
-def _budget_dict(a: _LogArrays) -> dict[str, float]:
+def _budget_dict(a: _LogArrays, n_areas: int) -> dict[str, Any]:
     n = len(a)
+    counts = np.bincount(a.emitter_areas[a.emitter_areas >= 0], minlength=n_areas)[:n_areas]
     if n == 0:
-        return {"explore": 0.0, "exploit": 0.0}
+        return {"explore": 0.0, "exploit": 0.0, "areas": {str(i): 0.0 for i in range(n_areas)}}
     n_explore = int(np.count_nonzero(a.explore))
-    return {"explore": n_explore / n, "exploit": (n - n_explore) / n}
+    return {
+        "explore": n_explore / n,
+        "exploit": (n - n_explore) / n,
+        "areas": {str(i): int(c) / n for i, c in enumerate(counts)},
+    }
 
 
 # --- curves ----------------------------------------------------------------------------
@@ -455,6 +468,11 @@ def metric_curves(log: pd.DataFrame, spec: TaskSpec, every: int = 1000) -> pd.Da
     columns["explore_fraction"] = (
         np.cumsum(a.explore, dtype=np.int64)[last] / points if len(a) else np.zeros(0)
     )
+    for i in range(n_areas):
+        on_area = a.emitter_areas == i
+        columns[f"budget_area_{i}"] = (
+            np.cumsum(on_area, dtype=np.int64)[last] / points if len(a) else np.zeros(0)
+        )
     return pd.DataFrame(columns)
 
 
@@ -497,7 +515,7 @@ def summary_metrics(log: pd.DataFrame, spec: TaskSpec) -> dict[str, Any]:
         "best_reward_per_area": _best_reward_dict(a, n_areas),
         "evaluations_to_first_reward": first,
         "evaluations_to_first_reward_overall": overall,
-        "budget_per_process": _budget_dict(a),
+        "budget_per_process": _budget_dict(a, n_areas),
     }
 
 

@@ -12,7 +12,15 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-AGENT_FIELDS = ("genomes", "descriptors", "ground_truth", "rewards", "reward_areas", "indices")
+AGENT_FIELDS = (
+    "genomes",
+    "descriptors",
+    "ground_truth",
+    "rewards",
+    "reward_areas",
+    "indices",
+    "frames",
+)
 
 
 @dataclass
@@ -26,6 +34,8 @@ class Agents:
         rewards: ``(N,)`` episode rewards.
         reward_areas: ``(N,)`` reward area reached, -1 for none (metrics and logs only).
         indices: ``(N,)`` evaluation index: the agent's identity.
+        frames: ``(N, S, 64, 64, 3)`` uint8 frames, kept so that a learned space can
+            retrain on them and re-encode them (``S = 0`` for hand-designed spaces).
     """
 
     genomes: np.ndarray
@@ -34,12 +44,15 @@ class Agents:
     rewards: np.ndarray
     reward_areas: np.ndarray
     indices: np.ndarray
+    frames: np.ndarray
 
     def __len__(self) -> int:
         return int(self.indices.shape[0])
 
     @classmethod
-    def empty(cls, genome_size: int, descriptor_size: int, ground_truth_size: int) -> Agents:
+    def empty(
+        cls, genome_size: int, descriptor_size: int, ground_truth_size: int, n_frames: int = 0
+    ) -> Agents:
         return cls(
             genomes=np.empty((0, genome_size)),
             descriptors=np.empty((0, descriptor_size)),
@@ -47,6 +60,7 @@ class Agents:
             rewards=np.empty(0),
             reward_areas=np.empty(0, dtype=np.int64),
             indices=np.empty(0, dtype=np.int64),
+            frames=np.empty((0, n_frames, 64, 64, 3), dtype=np.uint8),
         )
 
     def take(self, rows: np.ndarray | slice) -> Agents:
@@ -75,8 +89,10 @@ class Archive:
     tens of thousands copies nothing most of the time.
     """
 
-    def __init__(self, genome_size: int, descriptor_size: int, ground_truth_size: int) -> None:
-        self._storage = Agents.empty(genome_size, descriptor_size, ground_truth_size)
+    def __init__(
+        self, genome_size: int, descriptor_size: int, ground_truth_size: int, n_frames: int = 0
+    ) -> None:
+        self._storage = Agents.empty(genome_size, descriptor_size, ground_truth_size, n_frames)
         self._size = 0
 
     def __len__(self) -> int:
@@ -117,7 +133,10 @@ class Archive:
     @classmethod
     def from_agents(cls, agents: Agents) -> Archive:
         archive = cls(
-            agents.genomes.shape[1], agents.descriptors.shape[1], agents.ground_truth.shape[1]
+            agents.genomes.shape[1],
+            agents.descriptors.shape[1],
+            agents.ground_truth.shape[1],
+            agents.frames.shape[1],
         )
         archive.add(agents)
         return archive

@@ -15,11 +15,16 @@ from typing import Any
 
 import yaml
 
-from serendip.algorithms import ALGORITHMS, RandomSearchConfig
+from serendip.algorithms import ALGORITHMS, RandomSearchConfig, uses_frames
+from serendip.behavior.training import AutoencoderConfig
+from serendip.emitters import EMITTER_KINDS
+from serendip.exploitation import ExploitationConfig
 from serendip.exploration.novelty_search import ARCHIVE_SELECTIONS, NoveltySearchConfig
+from serendip.schedulers import SCHEDULERS
 from serendip.tasks import TASKS
 
 BACKENDS = ("inprocess",)
+DEFAULT_LEARNED_FRAMES = 2
 MAX_SEED = 2**32 - 1
 
 
@@ -82,7 +87,69 @@ def _bounds_text(low: int | float | None, high: int | float | None) -> str:
     return ""
 
 
-def _section(name: str, cls: type, values: Any, check) -> Any:
+# How each field of each section is checked: ("int", low), ("int?", low) (None allowed),
+# ("real+",) (positive), ("fraction",) (in (0, 1)), ("share",) (in [0, 1)), ("bool",),
+# ("choice", accepted).
+SECTION_RULES: dict[str, dict[str, tuple]] = {
+    "novelty_search": {
+        "population_size": ("int", 1),
+        "offspring_per_parent": ("int", 1),
+        "mutation_sigma": ("real+",),
+        "k": ("int", 1),
+        "archive_insertions": ("int", 0),
+        "archive_selection": ("choice", ARCHIVE_SELECTIONS),
+    },
+    "random_search": {"batch_size": ("int", 1)},
+    "learned_space": {
+        "latent_size": ("int", 1),
+        "learning_rate": ("real+",),
+        "batch_size": ("int", 1),
+        "max_epochs": ("int", 1),
+        "patience": ("int", 1),
+        "min_improvement": ("share",),
+        "validation_fraction": ("fraction",),
+        "max_training_frames": ("int?", 2),
+        "reinitialise": ("bool",),
+        "threads": ("int?", 1),
+    },
+    "exploitation": {
+        "chunk_size": ("int", 1),
+        "scheduler": ("choice", SCHEDULERS),
+        "emitter": ("choice", EMITTER_KINDS),
+        "emitter_population": ("int", 2),
+        "trial_generations": ("int", 1),
+        "max_emitter_generations": ("int?", 1),
+        "handback": ("int", 0),
+    },
+}
+
+
+def _check(name: str, rule: tuple, value: Any) -> Any:
+    kind = rule[0]
+    if kind == "int":
+        return _integer(name, value, low=rule[1])
+    if kind == "int?":
+        return None if value is None else _integer(name, value, low=rule[1])
+    if kind == "real+":
+        return _real(name, value, positive=True)
+    if kind == "fraction":
+        number = _real(name, value, positive=True)
+        if number >= 1:
+            raise ConfigError(name, f"must be a number in (0, 1), got {value!r}")
+        return number
+    if kind == "share":
+        number = _real(name, value, low=0.0)
+        if number >= 1:
+            raise ConfigError(name, f"must be a number in [0, 1), got {value!r}")
+        return number
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(name, f"must be true or false, got {value!r}")
+        return value
+    return _choice(name, value, rule[1])
+
+
+def _section(name: str, cls: type, values: Any) -> Any:
     """Build a nested section dataclass from a mapping, rejecting unknown keys."""
     if values is None:
         values = {}
@@ -95,25 +162,12 @@ def _section(name: str, cls: type, values: Any, check) -> Any:
         key = sorted(map(str, unknown))[0]
         raise ConfigError(f"{name}.{key}", f"unknown field; accepted: {_field_names(cls)}")
     merged = {**dataclasses.asdict(cls()), **values}
-    return cls(**{key: check(f"{name}.{key}", key, value) for key, value in merged.items()})
+    rules = SECTION_RULES[name]
+    return cls(**{key: _check(f"{name}.{key}", rules[key], v) for key, v in merged.items()})
 
 
 def _field_names(cls: type) -> str:
     return ", ".join(f.name for f in dataclasses.fields(cls))
-
-
-def _check_novelty_search(name: str, key: str, value: Any) -> Any:
-    if key == "mutation_sigma":
-        return _real(name, value, positive=True)
-    if key == "archive_selection":
-        return _choice(name, value, ARCHIVE_SELECTIONS)
-    if key in ("archive_insertions",):
-        return _integer(name, value, low=0)
-    return _integer(name, value, low=1)
-
-
-def _check_random_search(name: str, key: str, value: Any) -> Any:
-    return _integer(name, value, low=1)
 
 
 @dataclass(frozen=True)
@@ -126,13 +180,15 @@ class RunConfig:
         budget: number of evaluations (episodes).
         seed: the run's seed; every random draw derives from it.
         out: run directory; ``None`` picks ``runs/<task>-<algorithm>-seed<seed>``.
-        frames: frames per episode S; ``None`` lets the algorithm decide (0 when
-            it does not look at frames).
+        frames: frames per episode S; ``None`` lets the algorithm decide
+            (:data:`DEFAULT_LEARNED_FRAMES` for learned spaces, 0 otherwise).
         backend: where batches are evaluated.
         reward_threshold: return that counts as reaching the reward (gym tasks).
         metrics_every: evaluations between two points of the metric curves.
         novelty_search: parameters of the exploration process.
         random_search: parameters of random search.
+        learned_space: the autoencoder and its training (TAXONS, STAX).
+        exploitation: chunks, scheduler and emitters (SERENE, STAX).
     """
 
     task: str = "arm"
@@ -146,6 +202,15 @@ class RunConfig:
     metrics_every: int = 1000
     novelty_search: NoveltySearchConfig = field(default_factory=NoveltySearchConfig)
     random_search: RandomSearchConfig = field(default_factory=RandomSearchConfig)
+    learned_space: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    exploitation: ExploitationConfig = field(default_factory=ExploitationConfig)
+
+    @property
+    def resolved_frames(self) -> int:
+        """Frames per episode the task renders for this run."""
+        if self.frames is not None:
+            return self.frames
+        return DEFAULT_LEARNED_FRAMES if uses_frames(self.algorithm) else 0
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> RunConfig:
@@ -180,14 +245,11 @@ class RunConfig:
             reward_threshold=reward_threshold,
             metrics_every=_integer("metrics_every", merged["metrics_every"], low=1),
             novelty_search=_section(
-                "novelty_search",
-                NoveltySearchConfig,
-                merged["novelty_search"],
-                _check_novelty_search,
+                "novelty_search", NoveltySearchConfig, merged["novelty_search"]
             ),
-            random_search=_section(
-                "random_search", RandomSearchConfig, merged["random_search"], _check_random_search
-            ),
+            random_search=_section("random_search", RandomSearchConfig, merged["random_search"]),
+            learned_space=_section("learned_space", AutoencoderConfig, merged["learned_space"]),
+            exploitation=_section("exploitation", ExploitationConfig, merged["exploitation"]),
         )
 
     @classmethod

@@ -40,7 +40,13 @@ class EvaluationLogWriter:
         rewards: np.ndarray,
         reward_areas: np.ndarray,
         ground_truth: np.ndarray,
+        emitter_area: int = -1,
     ) -> None:
+        """Add one batch's rows.
+
+        ``emitter_area`` is the reward area of the ancestor of the emitter that asked
+        for the batch (-1 for exploration): the budget-per-area metric reads it.
+        """
         n = len(indices)
         columns = {
             "index": pa.array(indices, type=pa.int64()),
@@ -48,6 +54,7 @@ class EvaluationLogWriter:
             "generation": pa.array(np.full(n, generation), type=pa.int64()),
             "reward": pa.array(rewards, type=pa.float64()),
             "reward_area": pa.array(reward_areas, type=pa.int64()),
+            "emitter_area": pa.array(np.full(n, emitter_area), type=pa.int64()),
         }
         for j in range(ground_truth.shape[1]):
             columns[f"gt_{j}"] = pa.array(ground_truth[:, j], type=pa.float64())

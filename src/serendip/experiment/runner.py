@@ -1,12 +1,15 @@
 """The run loop: ask the algorithm, evaluate the batch, tell, log; then write the results.
 
-Seeding: the run's seed derives one generator per named stream (the algorithm's
-draws) and one integer per episode (``seed * 2**32 + evaluation index``), so a
-batch evaluates the same wherever and in whatever split it is evaluated.
+Seeding: the algorithm derives one generator per process from the run's seed
+(see :mod:`serendip.algorithms.stax`), and every episode gets the integer
+``seed * 2**32 + evaluation index``, so a batch evaluates the same wherever and
+in whatever split it is evaluated.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,12 +35,6 @@ from serendip.experiment.storage import (
 )
 from serendip.tasks import Task, TaskSpec, make_task, task_spec
 
-ALGORITHM_STREAM = 0
-
-
-def algorithm_rng(seed: int) -> np.random.Generator:
-    return np.random.default_rng([seed, ALGORITHM_STREAM])
-
 
 def episode_seeds(seed: int, indices: np.ndarray) -> np.ndarray:
     return np.int64(seed) * np.int64(2**32) + indices.astype(np.int64)
@@ -55,10 +52,10 @@ class RunResult:
 def build(config: RunConfig) -> tuple[TaskSpec, Task, Algorithm]:
     """The task and algorithm a config describes."""
     spec = task_spec(config.task)
+    n_frames = config.resolved_frames
     algorithm = make_algorithm(
-        config.algorithm, spec=spec, config=config, rng=algorithm_rng(config.seed)
+        config.algorithm, spec=spec, config=config, n_frames=n_frames, seed=config.seed
     )
-    n_frames = config.frames if config.frames is not None else 0
     return spec, make_task(config.task, n_frames=n_frames), algorithm
 
 
@@ -70,6 +67,7 @@ def _progress(console: Console | None, enabled: bool) -> Progress:
         TextColumn("cov {task.fields[coverage]:.3f}"),
         TextColumn("areas {task.fields[areas]}"),
         TextColumn("best {task.fields[best]:.3f}"),
+        TextColumn("{task.fields[extra]}"),
         TextColumn("{task.fields[rate]:,.0f} evals/s"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
@@ -109,6 +107,7 @@ def run(
             areas="0/0",
             best=0.0,
             rate=0.0,
+            extra="",
         )
         try:
             while done < config.budget:
@@ -127,7 +126,9 @@ def run(
                     rewards=batch.rewards,
                     reward_areas=batch.reward_areas,
                     ground_truth=batch.descriptors,
+                    emitter_area=request.target_area,
                 )
+                _save_artifacts(run_dir, algorithm)
                 is_explore = np.full(n, request.process == EXPLORE)
                 live.update(is_explore, batch.descriptors, batch.rewards, batch.reward_areas)
                 done += n
@@ -139,6 +140,7 @@ def run(
                     areas=f"{live.reward_areas_found}/{len(spec.reward_areas)}",
                     best=live.best_reward,
                     rate=done / max(time.perf_counter() - started, 1e-9),
+                    extra=_status_text(algorithm.status()),
                 )
                 if on_batch is not None:
                     on_batch(done, algorithm)
@@ -154,6 +156,30 @@ def run(
         {"evaluations": done, "batches": batches, "log_parts": log.next_part, "algorithm": data},
     )
     return RunResult(path=run_dir, summary=summary, algorithm=algorithm)
+
+
+def _status_text(status: dict[str, float | int]) -> str:
+    parts = []
+    if "emitters" in status:
+        parts.append(f"emitters {status['emitters']} (+{status['candidates']} cand.)")
+        parts.append(f"explore {status['explore_share']:.0%}")
+    if "trainings" in status:
+        parts.append(f"AE x{status['trainings']}")
+    return " ".join(parts)
+
+
+def _save_artifacts(run_dir: Path, algorithm: Algorithm) -> None:
+    """Autoencoder weights after every training, and the training reports."""
+    for event in algorithm.pop_events():
+        if event["kind"] != "training":
+            continue
+        report = event["report"]
+        directory = run_dir / "autoencoder"
+        directory.mkdir(exist_ok=True)
+        algorithm.space.save_weights(directory / f"training-{report.training:03d}.safetensors")  # type: ignore[attr-defined]
+        line = json.dumps({"evaluations": event["evaluations"], **dataclasses.asdict(report)})
+        with open(directory / "trainings.jsonl", "a") as handle:
+            handle.write(line + "\n")
 
 
 def write_results(
@@ -172,8 +198,13 @@ def write_results(
             metric_curves(evaluations, spec, every=config.metrics_every), preserve_index=False
         ),
     )
+    columns = algorithm.archive_columns()
     for name, agents in algorithm.archives().items():
-        write_table(run_dir / "archives" / f"{name}.parquet", agents_table(agents))
+        table = agents_table(agents, columns.get(name))
+        write_table(run_dir / "archives" / f"{name}.parquet", table)
+    records = algorithm.emitter_records()
+    if records:
+        write_table(run_dir / "emitters.parquet", pa.Table.from_pylist(records))
     figures = summary_metrics(evaluations, spec)
     summary = {
         "task": config.task,

@@ -70,7 +70,11 @@ def _vectors(matrix: np.ndarray) -> pa.Array:
 
 
 def agents_table(agents: Agents, extra: dict[str, np.ndarray] | None = None) -> pa.Table:
-    """One row per agent: index, reward, reward_area, gt_* columns, descriptor, genome."""
+    """One row per agent: index, reward, reward_area, gt_* columns, descriptor, genome.
+
+    Frames are left out (they are large and live in the checkpoint); ``extra``
+    adds columns (e.g. which process found each agent).
+    """
     columns: dict[str, Any] = {
         "index": pa.array(agents.indices, type=pa.int64()),
         "reward": pa.array(agents.rewards, type=pa.float64()),
@@ -106,4 +110,5 @@ def table_agents(table: pa.Table) -> Agents:
         rewards=table.column("reward").to_numpy(),
         reward_areas=table.column("reward_area").to_numpy(),
         indices=table.column("index").to_numpy(),
+        frames=np.empty((table.num_rows, 0, 64, 64, 3), dtype=np.uint8),
     )

@@ -16,10 +16,15 @@ import numpy as np
 
 from serendip.archives import Agents, Archive
 from serendip.novelty import novelty
+from serendip.pareto import nsga2_select
 from serendip.policies import GENOME_HIGH, GENOME_LOW, random_genomes
 from serendip.tasks import EvaluationBatch
 
 ARCHIVE_SELECTIONS = ("random", "novel")
+# Survivor selection criteria: NS and SERENE use novelty; TAXONS/STAX flip a fair coin
+# between novelty and surprise every generation; the -P variants run NSGA-II on both;
+# the ablations use one of the two.
+SELECTIONS = ("novelty", "surprise", "novelty-or-surprise", "pareto")
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,15 @@ class NoveltySearchConfig:
 
 class BehaviorSpace(Protocol):
     descriptor_size: int
+    needs_frames: bool
 
     def describe(self, batch: EvaluationBatch) -> np.ndarray: ...
+
+
+class SurpriseSpace(BehaviorSpace, Protocol):
+    def encode(self, frames: np.ndarray) -> np.ndarray: ...
+
+    def encode_with_surprise(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def evaluated_agents(
@@ -63,6 +75,7 @@ def evaluated_agents(
         rewards=np.asarray(batch.rewards, dtype=np.float64),
         reward_areas=np.asarray(batch.reward_areas, dtype=np.int64),
         indices=np.asarray(indices, dtype=np.int64),
+        frames=batch.frames,
     )
 
 
@@ -75,7 +88,10 @@ class NoveltySearch:
         ground_truth_size: size of the task's ground-truth descriptor.
         space: where descriptors come from.
         reward_archive: shared archive of rewarding agents (a reference for novelty).
-        rng: this process's generator (mutations and archive draws).
+        rng: this process's generator (mutations, archive draws, criterion coin).
+        selection: survivor selection criterion, one of :data:`SELECTIONS`; the
+            criteria other than ``"novelty"`` need a space that measures surprise.
+        n_frames: frames per agent kept with the agents (0 for hand-designed spaces).
     """
 
     def __init__(
@@ -87,16 +103,33 @@ class NoveltySearch:
         space: BehaviorSpace,
         reward_archive: Archive,
         rng: np.random.Generator,
+        selection: str = "novelty",
+        n_frames: int = 0,
     ) -> None:
+        if selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
         self.config = config
         self.genome_size = genome_size
         self.space = space
         self.rng = rng
+        self.selection = selection
         self.reward_archive = reward_archive
-        self.novelty_archive = Archive(genome_size, space.descriptor_size, ground_truth_size)
-        self.population = Agents.empty(genome_size, space.descriptor_size, ground_truth_size)
+        sizes = (genome_size, space.descriptor_size, ground_truth_size, n_frames)
+        self.novelty_archive = Archive(*sizes)
+        self.population = Agents.empty(*sizes)
         self.population_novelty = np.empty(0)
+        self.population_surprise = np.empty(0)
+        # The last generation's offspring and pre-selection genomes: the autoencoder
+        # trains on the former, candidate emitters take their step size from the latter.
+        self.last_offspring = Agents.empty(*sizes)
+        self.last_generation_genomes = np.empty((0, genome_size))
+        self.last_generation_indices = np.empty(0, dtype=np.int64)
         self.generation = 0
+        self.last_criterion = "novelty"
+
+    @property
+    def uses_surprise(self) -> bool:
+        return self.selection != "novelty"
 
     # --- ask / tell ------------------------------------------------------------------
     def ask(self, max_evaluations: int) -> np.ndarray:
@@ -111,30 +144,68 @@ class NoveltySearch:
 
     def tell(self, genomes: np.ndarray, batch: EvaluationBatch, indices: np.ndarray) -> Agents:
         """Integrate an evaluated batch (initial population or offspring); returns it as agents."""
-        agents = evaluated_agents(genomes, batch, indices, self.space.describe(batch))
+        if self.uses_surprise:
+            descriptors, surprise = self.space.encode_with_surprise(batch.frames)  # type: ignore[attr-defined]
+        else:
+            descriptors, surprise = self.space.describe(batch), np.full(len(genomes), np.nan)
+        agents = evaluated_agents(genomes, batch, indices, descriptors)
         if len(self.population) == 0:
             self.population = agents
             self.population_novelty = self.novelty_of(agents, self.population)
+            self.population_surprise = surprise
+            self.last_generation_genomes = agents.genomes
+            self.last_generation_indices = agents.indices
         else:
-            self._generation(agents)
+            self._generation(agents, surprise)
         # Every exploration agent with a reward is kept (and, in SERENE/STAX, seeds emitters).
         self.reward_archive.add(agents.take(agents.rewards > 0))
         self.generation += 1
         return agents
 
-    def _generation(self, offspring: Agents) -> None:
+    def _generation(self, offspring: Agents, offspring_surprise: np.ndarray) -> None:
         candidates = Agents.concat(self.population, offspring)
-        scores = self.novelty_of(candidates, candidates)
-        self._insert_into_archive(offspring, scores[len(self.population) :])
-        survivors = self.select(candidates, scores)
+        novelty_scores = self.novelty_of(candidates, candidates)
+        surprise_scores = np.concatenate([self.population_surprise, offspring_surprise])
+        self._insert_into_archive(offspring, novelty_scores[len(self.population) :])
+        survivors = self.select(novelty_scores, surprise_scores)
+        self.last_offspring = offspring
+        self.last_generation_genomes = candidates.genomes
+        self.last_generation_indices = candidates.indices
         self.population = candidates.take(survivors)
-        self.population_novelty = scores[survivors]
+        self.population_novelty = novelty_scores[survivors]
+        self.population_surprise = surprise_scores[survivors]
 
-    # --- pieces the learned-space variants replace ------------------------------------
-    def select(self, candidates: Agents, novelty_scores: np.ndarray) -> np.ndarray:
-        """Rows of ``candidates`` that survive: (mu + lambda), top mu by novelty."""
-        order = np.argsort(-novelty_scores, kind="stable")
-        return order[: self.config.population_size]
+    def select(self, novelty_scores: np.ndarray, surprise_scores: np.ndarray) -> np.ndarray:
+        """Rows of population ∪ offspring that survive: (mu + lambda) by the criterion."""
+        mu = self.config.population_size
+        criterion = self.selection
+        if criterion == "novelty-or-surprise":
+            criterion = "novelty" if self.rng.random() < 0.5 else "surprise"
+        self.last_criterion = criterion
+        if criterion == "pareto":
+            return nsga2_select(np.stack([novelty_scores, surprise_scores], axis=1), mu)
+        scores = novelty_scores if criterion == "novelty" else surprise_scores
+        return np.argsort(-scores, kind="stable")[:mu]
+
+    def reencode(self) -> None:
+        """Recompute descriptors (and surprise) of the population and the novelty archive.
+
+        Called after the learned space changes. The population's novelty is
+        recomputed too, since every distance has changed.
+        """
+        population = self.population
+        if self.uses_surprise:
+            descriptors, surprise = self.space.encode_with_surprise(population.frames)  # type: ignore[attr-defined]
+            self.population_surprise = surprise
+        else:
+            descriptors = self.space.encode(population.frames)  # type: ignore[attr-defined]
+        population.descriptors = descriptors
+        if len(self.novelty_archive):
+            archived = self.novelty_archive.agents.frames
+            self.novelty_archive.set_descriptors(self.space.encode(archived))  # type: ignore[attr-defined]
+        if len(self.last_offspring):
+            self.last_offspring.descriptors = self.space.encode(self.last_offspring.frames)  # type: ignore[attr-defined]
+        self.population_novelty = self.novelty_of(population, population)
 
     def novelty_of(self, queries: Agents, current: Agents) -> np.ndarray:
         """Novelty against ``current`` (population ∪ offspring) ∪ both archives."""
@@ -157,10 +228,18 @@ class NoveltySearch:
         return {
             **self.population.arrays("population."),
             "population.novelty": self.population_novelty,
+            "population.surprise": self.population_surprise,
             **self.novelty_archive.arrays("novelty_archive."),
+            **self.last_offspring.arrays("last_offspring."),
+            "last_generation_genomes": self.last_generation_genomes,
+            "last_generation_indices": self.last_generation_indices,
         }
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         self.population = Agents.from_arrays(arrays, "population.")
         self.population_novelty = np.asarray(arrays["population.novelty"])
+        self.population_surprise = np.asarray(arrays["population.surprise"])
         self.novelty_archive = Archive.from_agents(Agents.from_arrays(arrays, "novelty_archive."))
+        self.last_offspring = Agents.from_arrays(arrays, "last_offspring.")
+        self.last_generation_genomes = np.asarray(arrays["last_generation_genomes"])
+        self.last_generation_indices = np.asarray(arrays["last_generation_indices"])

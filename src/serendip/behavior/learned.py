@@ -1,0 +1,460 @@
+"""The learned behavior space of TAXONS and STAX: a convolutional autoencoder's latent.
+
+An agent's descriptor is the concatenation of the latents of its ``S`` frames, and
+its *surprise* is the sum over those frames of the per-frame mean squared
+reconstruction error. The autoencoder is retrained on the frames of the search
+after exploration chunks 1, 3, 6, 10, 15, ... (:func:`training_chunks`); the
+caller then re-encodes everything that holds a descriptor.
+
+Speed (measured on a 2-core CPU): the network and its inputs use the
+``channels_last`` memory format and go through it in chunks of 128 frames, about
+twice as fast as contiguous NCHW tensors or large batches. Frames stay uint8 and
+are converted to float32 in ``[0, 1]`` one chunk at a time, so an archive is never
+held as floats.
+
+Determinism: weights are initialised from the space's seed inside a forked torch
+RNG (no global torch RNG state is read or changed), every training draw comes from
+the NumPy generator handed to :meth:`LearnedSpace.train`, and building a space
+switches torch to deterministic algorithms. The same seed, inputs, generator state
+and thread count give bit-identical descriptors, surprise and weights on the same
+machine.
+
+Checkpoints need no pickle: :meth:`LearnedSpace.state_arrays` gives the weights, the
+Adam state and the counters as plain NumPy arrays, and
+:meth:`LearnedSpace.save_weights` writes a safetensors file.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import safetensors.torch
+import torch
+from torch import nn
+
+from serendip.behavior.training import (
+    AutoencoderConfig,
+    TrainingReport,
+    is_training_chunk,
+    training_chunks,
+)
+from serendip.tasks import EvaluationBatch
+from serendip.tasks.base import FRAME_SIZE
+
+__all__ = [
+    "Autoencoder",
+    "AutoencoderConfig",
+    "LearnedSpace",
+    "TrainingReport",
+    "is_training_chunk",
+    "load_weights",
+    "training_chunks",
+]
+
+CHUNK = 128
+"""Frames per forward pass at inference: the fastest size on CPU with channels_last."""
+
+_FRAME_SHAPE = (FRAME_SIZE, FRAME_SIZE, 3)
+_BOTTLENECK = (16, 4, 4)  # channels, height, width after the fourth convolution
+
+
+# --- the network ----------------------------------------------------------------------
+
+
+class Autoencoder(nn.Module):
+    """The TAXONS convolutional autoencoder for 64x64 RGB frames.
+
+    Encoder: four convolutions (kernel 4, stride 2, padding 1; channels
+    3→32→64→32→16, so 64→32→16→8→4 pixels), flatten (256), linear to the latent;
+    SELU after every layer, the latent included. The decoder mirrors it: linear
+    latent→256, SELU, unflatten to (16, 4, 4), four transposed convolutions
+    16→32→64→32→3 with SELU in between and a ReLU output. PyTorch's default
+    initialisation.
+
+    Args:
+        latent_size: size of the latent.
+    """
+
+    def __init__(self, latent_size: int = 10) -> None:
+        super().__init__()
+        self.latent_size = latent_size
+        flat = int(np.prod(_BOTTLENECK))
+        self.encoder = nn.Sequential(
+            nn.Conv2d(3, 32, kernel_size=4, stride=2, padding=1),
+            nn.SELU(),
+            nn.Conv2d(32, 64, kernel_size=4, stride=2, padding=1),
+            nn.SELU(),
+            nn.Conv2d(64, 32, kernel_size=4, stride=2, padding=1),
+            nn.SELU(),
+            nn.Conv2d(32, 16, kernel_size=4, stride=2, padding=1),
+            nn.SELU(),
+            nn.Flatten(),
+            nn.Linear(flat, latent_size),
+            nn.SELU(),
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_size, flat),
+            nn.SELU(),
+            nn.Unflatten(1, _BOTTLENECK),
+            nn.ConvTranspose2d(16, 32, kernel_size=4, stride=2, padding=1),
+            nn.SELU(),
+            nn.ConvTranspose2d(32, 64, kernel_size=4, stride=2, padding=1),
+            nn.SELU(),
+            nn.ConvTranspose2d(64, 32, kernel_size=4, stride=2, padding=1),
+            nn.SELU(),
+            nn.ConvTranspose2d(32, 3, kernel_size=4, stride=2, padding=1),
+            nn.ReLU(),
+        )
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Latents ``(N, latent_size)`` of images ``(N, 3, 64, 64)`` in ``[0, 1]``."""
+        return self.encoder(images)
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Reconstructions ``(N, 3, 64, 64)`` of latents ``(N, latent_size)``."""
+        return self.decoder(latents)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Reconstructions of ``images``."""
+        return self.decoder(self.encoder(images))
+
+
+def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """uint8 frames ``(N, 64, 64, 3)`` as float32 ``(N, 3, 64, 64)`` in ``[0, 1]``, channels_last.
+
+    Permuting the NHWC array gives channels_last strides for free, and the dtype
+    conversion preserves them.
+    """
+    frames = np.ascontiguousarray(frames)
+    if not frames.flags.writeable:  # torch.from_numpy warns on read-only arrays
+        frames = frames.copy()
+    images = torch.from_numpy(frames).permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
+    return images.contiguous(memory_format=torch.channels_last)
+
+
+def _derived_seed(seed: int, training: int) -> int:
+    """A 63-bit torch seed for the weights used from training number ``training`` on."""
+    state = np.random.SeedSequence([seed, training]).generate_state(2, dtype=np.uint32)
+    return (int(state[0]) << 31) ^ int(state[1])
+
+
+def _checked_frames(frames: np.ndarray, n_frames: int) -> np.ndarray:
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8, got {frames.dtype}")
+    if frames.ndim != 5 or frames.shape[1] != n_frames or frames.shape[2:] != _FRAME_SHAPE:
+        raise ValueError(
+            f"frames must have shape (N, {n_frames}, {FRAME_SIZE}, {FRAME_SIZE}, 3), "
+            f"got {frames.shape}"
+        )
+    return frames
+
+
+# --- the behavior space ---------------------------------------------------------------
+
+
+class LearnedSpace:
+    """Behavior space of an agent's frames encoded by an autoencoder trained during the run.
+
+    Decisions:
+        * The weights carry over from one training to the next (unless
+          ``config.reinitialise``), and so does the Adam state, as in the original
+          TAXONS code where the optimizer is built once with the network. At the
+          end of a training both the weights *and* the Adam state are restored to
+          the best validation epoch, so the moments always belong to the kept
+          weights. ``reinitialise`` resets both.
+        * Building a space calls ``torch.use_deterministic_algorithms(True)``
+          (process-wide): a run must be reproducible from its seed, and this makes
+          torch refuse, rather than silently use, any non-deterministic kernel.
+
+    Args:
+        n_frames: frames per agent ``S`` (>= 1).
+        config: autoencoder and training hyper-parameters.
+        seed: seeds the initial weights (and any re-initialisation).
+
+    Attributes:
+        autoencoder: the network (channels_last).
+        optimizer: its Adam optimizer.
+        trainings: number of trainings done.
+        reports: one :class:`TrainingReport` per training.
+    """
+
+    needs_frames = True
+
+    def __init__(self, *, n_frames: int, config: AutoencoderConfig, seed: int) -> None:
+        if int(n_frames) != n_frames or n_frames < 1:
+            raise ValueError(f"n_frames must be an integer >= 1, got {n_frames!r}")
+        self.n_frames = int(n_frames)
+        self.config = config
+        self.seed = int(seed)
+        self.descriptor_size = config.latent_size * self.n_frames
+        torch.use_deterministic_algorithms(True)
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        self.trainings = 0
+        self.reports: list[TrainingReport] = []
+        self._initialise(training=0)
+
+    def _initialise(self, training: int) -> None:
+        """Fresh weights (from ``(seed, training)``) and a fresh Adam optimizer."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(_derived_seed(self.seed, training))
+            model = Autoencoder(self.config.latent_size)
+        self.autoencoder = model.to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.Adam(
+            self.autoencoder.parameters(), lr=self.config.learning_rate
+        )
+
+    # --- encoding ----------------------------------------------------------------
+    def describe(self, batch: EvaluationBatch) -> np.ndarray:
+        """Descriptors ``(N, latent_size * S)`` of the batch's frames."""
+        return self.encode(batch.frames)
+
+    def encode(self, frames: np.ndarray) -> np.ndarray:
+        """Descriptors ``(N, latent_size * S)`` float64 of frames ``(N, S, 64, 64, 3)`` uint8.
+
+        Encoder only, the cheap path when surprise is not needed.
+        """
+        frames = _checked_frames(frames, self.n_frames)
+        flat = frames.reshape(-1, *_FRAME_SHAPE)
+        latents = np.empty((flat.shape[0], self.config.latent_size), dtype=np.float64)
+        with torch.inference_mode():
+            for start in range(0, flat.shape[0], CHUNK):
+                images = frames_to_tensor(flat[start : start + CHUNK])
+                latents[start : start + CHUNK] = self.autoencoder.encode(images).numpy()
+        return latents.reshape(frames.shape[0], self.descriptor_size)
+
+    def encode_with_surprise(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Descriptors ``(N, latent_size * S)`` and surprise ``(N,)`` from one forward pass.
+
+        Surprise is the sum over the agent's frames of each frame's mean squared
+        reconstruction error.
+        """
+        frames = _checked_frames(frames, self.n_frames)
+        latents, errors = self._forward(frames.reshape(-1, *_FRAME_SHAPE))
+        n = frames.shape[0]
+        return latents.reshape(n, self.descriptor_size), errors.reshape(n, self.n_frames).sum(1)
+
+    def surprise(self, frames: np.ndarray) -> np.ndarray:
+        """Surprise ``(N,)`` of frames ``(N, S, 64, 64, 3)`` uint8."""
+        return self.encode_with_surprise(frames)[1]
+
+    def _forward(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Latents ``(K, latent)`` and per-frame mean squared errors ``(K,)`` of ``K`` frames."""
+        latents = np.empty((flat.shape[0], self.config.latent_size), dtype=np.float64)
+        errors = np.empty(flat.shape[0], dtype=np.float64)
+        with torch.inference_mode():
+            for start in range(0, flat.shape[0], CHUNK):
+                images = frames_to_tensor(flat[start : start + CHUNK])
+                z = self.autoencoder.encode(images)
+                reconstruction = self.autoencoder.decode(z)
+                latents[start : start + CHUNK] = z.numpy()
+                errors[start : start + CHUNK] = (
+                    (reconstruction - images).square().mean(dim=(1, 2, 3)).numpy()
+                )
+        return latents, errors
+
+    def _validation_loss(self, frames: np.ndarray) -> float:
+        """Mean per-pixel MSE of the autoencoder on frames ``(K, 64, 64, 3)``."""
+        return float(self._forward(frames)[1].mean())
+
+    # --- training ----------------------------------------------------------------
+    def train(self, frames: np.ndarray, rng: np.random.Generator) -> TrainingReport:
+        """Train the autoencoder on every frame of ``frames`` ``(M, S, 64, 64, 3)`` uint8.
+
+        At most ``config.max_training_frames`` frames, drawn at random, are used;
+        they are split at random into training and validation sets. Adam runs over
+        shuffled mini-batches until ``patience`` epochs pass without a new best
+        validation loss (or ``max_epochs``); the best epoch's weights and Adam state
+        are then restored. Every random draw comes from ``rng``.
+
+        Returns:
+            The report of this training, also appended to :attr:`reports`.
+        """
+        started = time.perf_counter()
+        config = self.config
+        frames = np.asarray(frames)
+        if frames.dtype != np.uint8 or frames.ndim < 4 or frames.shape[-3:] != _FRAME_SHAPE:
+            raise ValueError(
+                f"frames must be uint8 with shape (M, S, {FRAME_SIZE}, {FRAME_SIZE}, 3), "
+                f"got {frames.dtype} {frames.shape}"
+            )
+        flat = frames.reshape(-1, *_FRAME_SHAPE)
+        if flat.shape[0] < 2:
+            raise ValueError(f"training needs at least 2 frames, got {flat.shape[0]}")
+        if config.max_training_frames is not None and flat.shape[0] > config.max_training_frames:
+            chosen = rng.choice(flat.shape[0], size=config.max_training_frames, replace=False)
+            data = flat[np.sort(chosen)]
+        else:
+            data = flat
+        n = data.shape[0]
+        n_validation = min(max(1, round(config.validation_fraction * n)), n - 1)
+        order = rng.permutation(n)
+        validation = data[np.sort(order[:n_validation])]
+        training_rows = np.sort(order[n_validation:])
+
+        self.trainings += 1
+        if config.reinitialise:
+            self._initialise(training=self.trainings)
+        model, optimizer = self.autoencoder, self.optimizer
+
+        best_loss = math.inf
+        best_epoch = 0
+        # The patience counter restarts only on an improvement of more than
+        # `min_improvement` (relative); the weights kept are the best ever seen.
+        reference_loss = math.inf
+        improved_epoch = 0
+        best_weights: dict[str, torch.Tensor] = {}
+        best_optimizer: dict[str, Any] = {}
+        train_losses: list[float] = []
+        validation_losses: list[float] = []
+        for epoch in range(config.max_epochs):
+            model.train()
+            shuffled = training_rows[rng.permutation(training_rows.shape[0])]
+            total = 0.0
+            for start in range(0, shuffled.shape[0], config.batch_size):
+                images = frames_to_tensor(data[shuffled[start : start + config.batch_size]])
+                loss = nn.functional.mse_loss(model(images), images)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * images.shape[0]
+            model.eval()
+            train_losses.append(total / shuffled.shape[0])
+            validation_losses.append(self._validation_loss(validation))
+            loss = validation_losses[-1]
+            if loss < best_loss:
+                best_loss, best_epoch = loss, epoch
+                best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best_optimizer = copy.deepcopy(optimizer.state_dict())
+            if loss < reference_loss * (1.0 - config.min_improvement):
+                reference_loss, improved_epoch = loss, epoch
+            elif epoch - improved_epoch >= config.patience:
+                break
+        if best_weights:  # empty only if every validation loss was NaN
+            model.load_state_dict(best_weights)
+            optimizer.load_state_dict(best_optimizer)
+
+        report = TrainingReport(
+            training=self.trainings,
+            frames_used=n,
+            epochs_run=len(train_losses),
+            best_epoch=best_epoch,
+            train_losses=train_losses,
+            validation_losses=validation_losses,
+            seconds=time.perf_counter() - started,
+        )
+        self.reports.append(report)
+        return report
+
+    # --- state -------------------------------------------------------------------
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Weights, Adam state, counters and reports as plain NumPy arrays (no pickle).
+
+        Keys: ``autoencoder.<parameter>``, ``optimizer.<index>.<step|exp_avg|exp_avg_sq>``
+        (absent before the first training), ``trainings`` and ``reports.<field>``
+        (per-epoch losses concatenated over trainings).
+        """
+        arrays: dict[str, np.ndarray] = {
+            f"autoencoder.{name}": np.ascontiguousarray(tensor.detach().numpy()).copy()
+            for name, tensor in self.autoencoder.state_dict().items()
+        }
+        for index, state in self.optimizer.state_dict()["state"].items():
+            for name, value in state.items():
+                arrays[f"optimizer.{index}.{name}"] = np.ascontiguousarray(
+                    torch.as_tensor(value).detach().numpy()
+                ).copy()
+        arrays["trainings"] = np.asarray(self.trainings, dtype=np.int64)
+        reports = self.reports
+        arrays["reports.training"] = np.array([r.training for r in reports], dtype=np.int64)
+        arrays["reports.frames_used"] = np.array([r.frames_used for r in reports], dtype=np.int64)
+        arrays["reports.epochs_run"] = np.array([r.epochs_run for r in reports], dtype=np.int64)
+        arrays["reports.best_epoch"] = np.array([r.best_epoch for r in reports], dtype=np.int64)
+        arrays["reports.seconds"] = np.array([r.seconds for r in reports], dtype=np.float64)
+        arrays["reports.train_losses"] = np.array(
+            [x for r in reports for x in r.train_losses], dtype=np.float64
+        )
+        arrays["reports.validation_losses"] = np.array(
+            [x for r in reports for x in r.validation_losses], dtype=np.float64
+        )
+        return arrays
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`state_arrays` gave; the space then continues bit-identically."""
+        weights = {
+            name.removeprefix("autoencoder."): torch.from_numpy(np.array(value))
+            for name, value in arrays.items()
+            if name.startswith("autoencoder.")
+        }
+        self.autoencoder.load_state_dict(weights)
+        parameters = list(self.autoencoder.parameters())
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for name, value in arrays.items():
+            if not name.startswith("optimizer."):
+                continue
+            _, index, field_name = name.split(".")
+            tensor = torch.from_numpy(np.array(value))
+            parameter = parameters[int(index)]
+            if tensor.shape == parameter.shape:  # match the parameter's memory format
+                tensor = torch.empty_like(parameter).copy_(tensor)
+            state.setdefault(int(index), {})[field_name] = tensor
+        self.optimizer = torch.optim.Adam(parameters, lr=self.config.learning_rate)
+        if state:
+            saved = self.optimizer.state_dict()
+            self.optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
+        self.trainings = int(arrays["trainings"])
+        self.reports = []
+        if "reports.epochs_run" not in arrays:  # reports are informative, not needed to resume
+            return
+        epochs = np.asarray(arrays["reports.epochs_run"], dtype=np.int64)
+        bounds = np.concatenate([[0], np.cumsum(epochs)])
+        train_losses = np.asarray(arrays["reports.train_losses"], dtype=np.float64)
+        validation_losses = np.asarray(arrays["reports.validation_losses"], dtype=np.float64)
+        for i in range(epochs.shape[0]):
+            lo, hi = int(bounds[i]), int(bounds[i + 1])
+            self.reports.append(
+                TrainingReport(
+                    training=int(arrays["reports.training"][i]),
+                    frames_used=int(arrays["reports.frames_used"][i]),
+                    epochs_run=int(epochs[i]),
+                    best_epoch=int(arrays["reports.best_epoch"][i]),
+                    train_losses=train_losses[lo:hi].tolist(),
+                    validation_losses=validation_losses[lo:hi].tolist(),
+                    seconds=float(arrays["reports.seconds"][i]),
+                )
+            )
+
+    def save_weights(self, path: str | Path) -> None:
+        """Write the autoencoder's weights as a safetensors file (readable without code)."""
+        tensors = {k: v.detach().contiguous() for k, v in self.autoencoder.state_dict().items()}
+        metadata = {
+            "format": "serendip-autoencoder",
+            "latent_size": str(self.config.latent_size),
+            "trainings": str(self.trainings),
+        }
+        safetensors.torch.save_file(tensors, str(path), metadata=metadata)
+
+
+def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The autoencoder state dict saved by :meth:`LearnedSpace.save_weights`, without pickle.
+
+    Load it with ``space.autoencoder.load_state_dict(load_weights(path))``.
+    """
+    return safetensors.torch.load_file(str(path))
+
+
+__all__ = [
+    "Autoencoder",
+    "AutoencoderConfig",
+    "LearnedSpace",
+    "TrainingReport",
+    "frames_to_tensor",
+    "is_training_chunk",
+    "load_weights",
+    "training_chunks",
+]

@@ -1,0 +1,119 @@
+"""The CMA-ES emitter: ``cma.CMAEvolutionStrategy`` around the ancestor, on the emitter's own RNG.
+
+Randomness: cma draws every standard normal through its ``randn`` option, which
+we point at the emitter's generator (``randn(lam, N)`` must return a
+``(lam, N)`` array). With ``seed=nan`` cma never seeds ``numpy.random``, and
+with a custom ``randn`` nothing on the path used here (sampling, boundary
+transform, CSA step-size adaptation) touches the global RNG, so two emitters
+with equally seeded generators ask the same genomes.
+
+Termination: cma's own criteria are all kept. Note that ``tolfun`` and
+``tolflatfitness`` fire as soon as a whole batch gets the same reward — with a
+sparse reward, a population that left the reward area entirely — which is what
+we want: CMA-ES has no elitism, so such an emitter has lost what it exploited.
+
+``cma`` is imported when the first CMA-ES emitter is built, not with the package,
+because importing it takes a few seconds.
+
+State export is not supported: cma keeps its state in many interlinked objects
+(sampler, step-size adaptation, fitness history, boundary handler) with no public
+way to export and restore them as plain data.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from serendip.emitters.base import DEFAULT_POPULATION_SIZE, Emitter
+from serendip.policies import GENOME_HIGH, GENOME_LOW
+
+
+class CMAESEmitter(Emitter):
+    """CMA-ES emitter (spec §3): mean = ancestor genome, sigma = sigma0, bounds [-5, 5].
+
+    Its first batch is sampled around the ancestor. cma minimises, so it is told
+    the negated rewards. Asking twice without telling returns the same batch again.
+    """
+
+    kind: ClassVar[str] = "cma-es"
+
+    def __init__(
+        self,
+        *,
+        emitter_id: int,
+        ancestor_genome: np.ndarray,
+        ancestor_index: int,
+        sigma0: float,
+        rng: np.random.Generator,
+        population_size: int = DEFAULT_POPULATION_SIZE,
+    ) -> None:
+        super().__init__(
+            emitter_id=emitter_id,
+            ancestor_genome=ancestor_genome,
+            ancestor_index=ancestor_index,
+            sigma0=sigma0,
+            rng=rng,
+            population_size=population_size,
+        )
+        import cma  # deferred: importing cma takes seconds, and only this emitter needs it
+
+        options = {
+            "popsize": self.population_size,
+            "bounds": [GENOME_LOW, GENOME_HIGH],
+            "randn": self._standard_normal,
+            "seed": np.nan,  # never seed numpy's global RNG
+            "verbose": -9,
+            "verb_disp": 0,
+            "verb_log": 0,
+        }
+        self.es = cma.CMAEvolutionStrategy(self.ancestor_genome.copy(), self.sigma0, options)
+        self._pending: list[np.ndarray] | None = None
+
+    def _standard_normal(self, *shape: int) -> np.ndarray:
+        return self.rng.standard_normal(shape)
+
+    def ask(self) -> np.ndarray:
+        if self._pending is None:
+            self._pending = self.es.ask()
+        return np.array(self._pending, dtype=np.float64)
+
+    def tell(self, genomes: np.ndarray, rewards: np.ndarray) -> None:
+        genomes = np.asarray(genomes, dtype=np.float64)
+        rewards = np.asarray(rewards, dtype=np.float64).reshape(-1)
+        if self._pending is None:
+            raise RuntimeError("tell() without a pending ask()")
+        asked = np.array(self._pending, dtype=np.float64)
+        if genomes.shape != asked.shape or not np.array_equal(genomes, asked):
+            raise ValueError("tell() must receive the genomes of the last ask(), in order")
+        if rewards.shape != (genomes.shape[0],):
+            raise ValueError(f"rewards must have shape ({genomes.shape[0]},), got {rewards.shape}")
+        self.es.tell(self._pending, (-rewards).tolist())
+        self._pending = None
+        self._record(genomes, rewards)
+
+    def termination(self) -> dict[str, Any]:
+        """cma's termination criteria met so far (empty when none), for logs."""
+        return dict(self.es.stop())
+
+    def should_stop(self, max_generations: int | None = None, *, window: int | None = None) -> bool:
+        """Stagnation, the generation cap, or one of cma's own termination criteria."""
+        return super().should_stop(max_generations, window=window) or bool(self.es.stop())
+
+    @property
+    def sigma(self) -> float:
+        """cma's current step size."""
+        return float(self.es.sigma)
+
+    def state(self) -> dict[str, Any]:
+        raise NotImplementedError(
+            "CMA-ES emitter state export is not supported yet: the cma package offers no "
+            "clean way to export and restore its internal state as plain data (only pickle, "
+            "which run directories never use). Use elitist emitters in runs that must be "
+            "checkpointed."
+        )
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> CMAESEmitter:
+        raise NotImplementedError("CMA-ES emitter state export is not supported yet")

@@ -1,0 +1,309 @@
+"""The learned behavior space: the TAXONS autoencoder, its training and its state."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from serendip.behavior.learned import (
+    Autoencoder,
+    AutoencoderConfig,
+    LearnedSpace,
+    frames_to_tensor,
+    is_training_chunk,
+    load_weights,
+    training_chunks,
+)
+from serendip.tasks import EvaluationBatch
+
+
+def disc_frames(rng: np.random.Generator, n: int, s: int, radius: int = 8) -> np.ndarray:
+    """White 64x64 frames with a black disc at a random position, ``(n, s, 64, 64, 3)`` uint8."""
+    yy, xx = np.mgrid[0:64, 0:64]
+    centers = rng.uniform(radius, 64 - radius, size=(n * s, 2))
+    inside = (yy[None] - centers[:, 0, None, None]) ** 2 + (
+        xx[None] - centers[:, 1, None, None]
+    ) ** 2 < radius**2
+    frames = np.where(inside[..., None], 0, 255).astype(np.uint8)
+    return np.broadcast_to(frames, (n * s, 64, 64, 3)).reshape(n, s, 64, 64, 3).copy()
+
+
+def small_config(**overrides) -> AutoencoderConfig:
+    settings = {"max_epochs": 3, "patience": 2, "threads": 1}
+    settings.update(overrides)
+    return AutoencoderConfig(**settings)
+
+
+def weights(space: LearnedSpace) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in space.autoencoder.state_dict().items()}
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _restore_torch_threads():
+    """The spaces here set torch to one thread (process-wide); give other tests theirs back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def frames() -> np.ndarray:
+    return disc_frames(np.random.default_rng(0), 100, 2)
+
+
+# --- architecture ---------------------------------------------------------------------
+
+
+def test_architecture_matches_the_paper() -> None:
+    model = Autoencoder(10)
+    convs = [m for m in model.encoder if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [
+        (3, 32),
+        (32, 64),
+        (64, 32),
+        (32, 16),
+    ]
+    deconvs = [m for m in model.decoder if isinstance(m, nn.ConvTranspose2d)]
+    assert [(c.in_channels, c.out_channels) for c in deconvs] == [
+        (16, 32),
+        (32, 64),
+        (64, 32),
+        (32, 3),
+    ]
+    for layer in convs + deconvs:
+        assert (layer.kernel_size, layer.stride, layer.padding) == ((4, 4), (2, 2), (1, 1))
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(256, 10), (10, 256)]
+    # SELU after every encoder layer, the latent included; ReLU only at the output.
+    assert isinstance(model.encoder[-1], nn.SELU)
+    assert sum(isinstance(m, nn.SELU) for m in model.encoder) == 5
+    assert sum(isinstance(m, nn.SELU) for m in model.decoder) == 4
+    assert isinstance(model.decoder[-1], nn.ReLU)
+
+    images = torch.rand(5, 3, 64, 64)
+    with torch.inference_mode():
+        sizes = []
+        x = images
+        for layer in model.encoder:
+            x = layer(x)
+            if isinstance(layer, nn.Conv2d):
+                sizes.append(x.shape[-1])
+        assert sizes == [32, 16, 8, 4]
+        assert model.encode(images).shape == (5, 10)
+        reconstruction = model(images)
+    assert reconstruction.shape == (5, 3, 64, 64)
+    assert (reconstruction >= 0).all()
+
+
+def test_descriptor_shapes_and_frames_tensor(frames: np.ndarray) -> None:
+    space = LearnedSpace(n_frames=2, config=small_config(), seed=0)
+    assert space.needs_frames
+    assert space.descriptor_size == 20
+    descriptors, surprise = space.encode_with_surprise(frames[:7])
+    assert descriptors.shape == (7, 20) and descriptors.dtype == np.float64
+    assert surprise.shape == (7,) and (surprise >= 0).all()
+    assert space.encode(frames[:0]).shape == (0, 20)
+
+    images = frames_to_tensor(frames[:3, 0])
+    assert images.shape == (3, 3, 64, 64) and images.dtype == torch.float32
+    assert images.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(images[1, 2], torch.from_numpy(frames[1, 0, :, :, 2] / 255.0).float())
+
+
+def test_describe_equals_encode_and_validation(frames: np.ndarray) -> None:
+    space = LearnedSpace(n_frames=2, config=small_config(), seed=0)
+    batch = EvaluationBatch(
+        rewards=np.zeros(len(frames)),
+        reward_areas=np.full(len(frames), -1),
+        descriptors=np.zeros((len(frames), 2)),
+        frames=frames,
+        final_observations=np.zeros((len(frames), 1)),
+    )
+    encoded = space.encode(frames)
+    assert np.array_equal(space.describe(batch), encoded)
+    # The encoder-only path and the full forward give the same latents.
+    assert np.array_equal(space.encode_with_surprise(frames)[0], encoded)
+    # Latents are the concatenation of each frame's latent.
+    single = LearnedSpace(n_frames=1, config=small_config(), seed=0)
+    assert np.array_equal(encoded[:, 10:], single.encode(frames[:, 1:]))
+    with pytest.raises(ValueError, match="n_frames"):
+        LearnedSpace(n_frames=0, config=small_config(), seed=0)
+    with pytest.raises(ValueError, match="shape"):
+        space.encode(frames[:, :1])
+    with pytest.raises(ValueError, match="uint8"):
+        space.encode(frames.astype(np.float32))
+    with pytest.raises(ValueError, match="validation_fraction"):
+        AutoencoderConfig(validation_fraction=1.0)
+
+
+# --- schedule ---------------------------------------------------------------------------
+
+
+def test_training_schedule() -> None:
+    assert training_chunks(25) == [1, 3, 6, 10, 15, 21]
+    assert training_chunks(0) == []
+    scheduled = set(training_chunks(500))
+    assert [c for c in range(1, 501) if is_training_chunk(c)] == sorted(scheduled)
+    assert not is_training_chunk(0)
+
+
+# --- surprise ---------------------------------------------------------------------------
+
+
+def test_surprise_is_the_sum_of_per_frame_mean_squared_errors(frames: np.ndarray) -> None:
+    space = LearnedSpace(n_frames=2, config=small_config(), seed=1)
+    subset = frames[:5]
+    expected = np.zeros(5)
+    with torch.no_grad():
+        for i in range(5):
+            for j in range(2):
+                x = torch.from_numpy(subset[i, j].astype(np.float32) / 255.0).permute(2, 0, 1)
+                reconstruction = space.autoencoder(x[None])[0]
+                expected[i] += float(((reconstruction - x) ** 2).mean())
+    np.testing.assert_allclose(space.surprise(subset), expected, rtol=1e-5)
+
+
+# --- training ---------------------------------------------------------------------------
+
+
+def test_training_reduces_the_validation_loss() -> None:
+    data = disc_frames(np.random.default_rng(1), 200, 1)
+    space = LearnedSpace(n_frames=1, config=small_config(max_epochs=4, patience=4), seed=0)
+    before = space.surprise(data).mean()
+    report = space.train(data, np.random.default_rng(2))
+    assert report.training == space.trainings == 1 and space.reports == [report]
+    assert report.frames_used == 200 and report.epochs_run == 4
+    assert len(report.train_losses) == len(report.validation_losses) == 4
+    assert report.best_validation_loss < report.validation_losses[0]
+    assert space.surprise(data).mean() < 0.5 * before
+
+
+def test_training_subsamples_at_most_max_training_frames(frames: np.ndarray) -> None:
+    space = LearnedSpace(
+        n_frames=2, config=small_config(max_epochs=1, max_training_frames=50), seed=0
+    )
+    assert space.train(frames, np.random.default_rng(0)).frames_used == 50
+
+
+def test_early_stopping_restores_the_best_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = disc_frames(np.random.default_rng(3), 100, 1)
+    config = small_config(max_epochs=30, patience=3, batch_size=32)
+    space = LearnedSpace(n_frames=1, config=config, seed=0)
+    snapshots: list[dict[str, torch.Tensor]] = []
+    validation_sets: list[np.ndarray] = []
+    original = space._validation_loss
+    noise = torch.Generator().manual_seed(0)
+
+    def spoiled_validation_loss(validation: np.ndarray) -> float:
+        # From the third epoch on, wreck the weights after each epoch's updates so the
+        # validation loss gets worse than the best one.
+        if len(snapshots) >= 2:
+            with torch.no_grad():
+                for parameter in space.autoencoder.parameters():
+                    parameter.add_(torch.randn(parameter.shape, generator=noise))
+        snapshots.append(weights(space))
+        validation_sets.append(validation)
+        return original(validation)
+
+    monkeypatch.setattr(space, "_validation_loss", spoiled_validation_loss)
+    report = space.train(data, np.random.default_rng(4))
+
+    losses = report.validation_losses
+    assert report.best_epoch <= 1
+    assert report.best_epoch == int(np.argmin(losses))
+    assert report.epochs_run == report.best_epoch + config.patience + 1 < config.max_epochs
+    assert same_weights(weights(space), snapshots[report.best_epoch])
+    assert not same_weights(weights(space), snapshots[-1])
+    assert space._forward(validation_sets[0])[1].mean() == pytest.approx(min(losses), rel=1e-12)
+    # Adam's state is restored with the weights: its step count is the best epoch's.
+    steps_per_epoch = int(np.ceil(80 / config.batch_size))
+    state = space.optimizer.state_dict()["state"]
+    assert all(int(s["step"]) == (report.best_epoch + 1) * steps_per_epoch for s in state.values())
+
+
+def test_reinitialise_forgets_previous_weights(frames: np.ndarray) -> None:
+    config = small_config(max_epochs=1, reinitialise=True, max_training_frames=64)
+    a = LearnedSpace(n_frames=2, config=config, seed=0)
+    b = LearnedSpace(n_frames=2, config=config, seed=0)
+    with torch.no_grad():
+        for parameter in b.autoencoder.parameters():
+            parameter.mul_(2.0)
+    a.train(frames, np.random.default_rng(0))
+    b.train(frames, np.random.default_rng(0))
+    assert same_weights(weights(a), weights(b))
+
+
+# --- determinism and state ------------------------------------------------------------
+
+
+def test_training_is_deterministic(frames: np.ndarray) -> None:
+    config = small_config(max_epochs=2, max_training_frames=96)
+    torch_state = torch.random.get_rng_state()
+    spaces = [LearnedSpace(n_frames=2, config=config, seed=s) for s in (5, 5, 6)]
+    assert torch.equal(torch.random.get_rng_state(), torch_state)  # no global RNG leak
+    for space in spaces:
+        space.train(frames, np.random.default_rng(7))
+    same, also_same, other = spaces
+    assert same_weights(weights(same), weights(also_same))
+    assert np.array_equal(same.encode(frames), also_same.encode(frames))
+    assert np.array_equal(same.surprise(frames), also_same.surprise(frames))
+    assert same.reports[0].validation_losses == also_same.reports[0].validation_losses
+    assert not same_weights(weights(same), weights(other))
+    assert not np.array_equal(same.encode(frames), other.encode(frames))
+
+
+def test_state_arrays_round_trip_continues_identically(frames: np.ndarray, tmp_path) -> None:
+    config = small_config(max_epochs=2, max_training_frames=96)
+    original = LearnedSpace(n_frames=2, config=config, seed=0)
+    rng = np.random.default_rng(8)
+    original.train(frames, rng)
+
+    # Through an .npz without pickle, as a checkpoint would store it.
+    np.savez(tmp_path / "state.npz", **original.state_arrays())
+    with np.load(tmp_path / "state.npz", allow_pickle=False) as stored:
+        arrays = dict(stored)
+    assert any(k.startswith("optimizer.") for k in arrays)
+    assert any(k.startswith("autoencoder.") for k in arrays)
+    restored = LearnedSpace(n_frames=2, config=config, seed=99)
+    restored.load_state_arrays(arrays)
+    assert restored.trainings == 1 and restored.reports == original.reports
+    assert np.array_equal(restored.encode(frames), original.encode(frames))
+
+    resumed_rng = copy.deepcopy(rng)
+    original.train(frames, rng)
+    restored.train(frames, resumed_rng)
+    assert same_weights(weights(original), weights(restored))
+    assert restored.reports[1].validation_losses == original.reports[1].validation_losses
+    assert restored.trainings == 2
+
+
+def test_safetensors_weights_round_trip(
+    frames: np.ndarray, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    space = LearnedSpace(n_frames=2, config=small_config(), seed=2)
+    path = tmp_path / "autoencoder.safetensors"
+    space.save_weights(path)
+
+    def no_pickle(*args, **kwargs):
+        raise AssertionError("loading weights must not unpickle")
+
+    monkeypatch.setattr(pickle, "load", no_pickle)
+    monkeypatch.setattr(pickle, "loads", no_pickle)
+    monkeypatch.setattr(torch, "load", no_pickle)
+    loaded = load_weights(path)
+    monkeypatch.undo()
+    assert same_weights(loaded, weights(space))
+
+    other = LearnedSpace(n_frames=2, config=small_config(), seed=3)
+    assert not np.array_equal(other.encode(frames), space.encode(frames))
+    other.autoencoder.load_state_dict(loaded)
+    assert np.array_equal(other.encode(frames), space.encode(frames))
