@@ -131,7 +131,7 @@ def test_output_path_under_a_file_is_unwritable(tmp_path):
 
 def test_existing_run_or_non_empty_directory_is_never_overwritten(tmp_path):
     out = tmp_path / "run"
-    first = run_cli("run", "--budget", "300", "--out", str(out), "--quiet")
+    first = run_cli("run", "--algo", "ns", "--budget", "300", "--out", str(out), "--quiet")
     assert first.returncode == 0, first.stderr
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     again = run_cli("run", "--budget", "300", "--seed", "1", "--out", str(out), "--quiet")
@@ -180,6 +180,6 @@ def test_default_output_directory_is_numbered_not_overwritten(tmp_path):
         result = run_cli("run", "--budget", "200", "--quiet", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
-        "arm-ns-seed0",
-        "arm-ns-seed0-2",
+        "arm-stax-seed0",
+        "arm-stax-seed0-2",
     ]

@@ -112,7 +112,13 @@ def test_metrics_file_is_the_metrics_of_the_log(ns_run):
 def test_same_seed_same_run_and_another_seed_another_run(tmp_path, ns_run):
     def log_of(seed, name):
         config = serendip.RunConfig.from_dict(
-            {"budget": 3050, "seed": seed, "out": str(tmp_path / name), "metrics_every": 500}
+            {
+                "algorithm": "ns",
+                "budget": 3050,
+                "seed": seed,
+                "out": str(tmp_path / name),
+                "metrics_every": 500,
+            }
         )
         return pd.read_parquet(serendip.run(config, progress=False).path / "evaluations.parquet")
 
@@ -138,8 +144,10 @@ def test_progress_bar_shows_live_figures(tmp_path):
 
     stream = StringIO()
     console = Console(file=stream, force_terminal=True, width=200)
-    config = serendip.RunConfig.from_dict({"budget": 700, "out": str(tmp_path / "p")})
+    config = serendip.RunConfig.from_dict(
+        {"algorithm": "serene", "budget": 2300, "out": str(tmp_path / "p")}
+    )
     serendip.run(config, progress=True, console=console)
     text = stream.getvalue()
-    for label in ("evals", "cov ", "areas ", "best ", "evals/s"):
+    for label in ("evals", "cov ", "areas ", "best ", "evals/s", "emitters", "explore"):
         assert label in text

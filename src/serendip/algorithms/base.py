@@ -32,17 +32,6 @@ class Request:
     target_area: int = -1
 
 
-def rng_state(rng: np.random.Generator) -> dict[str, Any]:
-    """A generator's complete state as JSON-able data."""
-    return rng.bit_generator.state
-
-
-def restore_rng(state: dict[str, Any]) -> np.random.Generator:
-    bit_generator = getattr(np.random, state["bit_generator"])()
-    bit_generator.state = state
-    return np.random.Generator(bit_generator)
-
-
 class Algorithm(abc.ABC):
     """A search algorithm driven by ask/tell."""
 

@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from serendip.algorithms.base import Algorithm, Request, restore_rng, rng_state
+from serendip.algorithms.base import Algorithm, Request
 from serendip.archives import Agents, Archive
 from serendip.exploration.novelty_search import evaluated_agents
 from serendip.policies import random_genomes
+from serendip.rng import restore_rng, rng_state
 from serendip.tasks import EvaluationBatch, TaskSpec
 
 

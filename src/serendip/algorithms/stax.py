@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from serendip.algorithms.base import EXPLORE, Algorithm, Request, restore_rng, rng_state
+from serendip.algorithms.base import EXPLORE, Algorithm, Request
 from serendip.archives import Agents, Archive
 from serendip.behavior import GroundTruthSpace
 from serendip.behavior.training import is_training_chunk
@@ -36,6 +36,7 @@ from serendip.exploitation import Exploitation
 from serendip.exploration import NoveltySearch
 from serendip.exploration.novelty_search import evaluated_agents
 from serendip.novelty import unique_by_index
+from serendip.rng import restore_rng, rng_state
 from serendip.schedulers import make_scheduler
 from serendip.tasks import EvaluationBatch, TaskSpec
 

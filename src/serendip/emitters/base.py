@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from serendip.rng import rng_state
+
 DEFAULT_POPULATION_SIZE = 6
 FALLBACK_SIGMA = 0.05
 TREND_GENERATIONS = 3  # generations compared by improvement() and trial_passed()
@@ -67,18 +69,6 @@ def stagnated(history: list[np.ndarray], genome_size: int, *, window: int | None
     early = np.concatenate(recent[:STAGNATION_SPAN])
     late = np.concatenate(recent[-STAGNATION_SPAN:])
     return bool(np.median(early) >= np.median(late) or early.max() >= late.max())
-
-
-def rng_state(rng: np.random.Generator) -> dict[str, Any]:
-    """The generator's state as JSON-able data."""
-    return rng.bit_generator.state
-
-
-def restore_rng(state: dict[str, Any]) -> np.random.Generator:
-    """A generator in exactly the state :func:`rng_state` returned."""
-    bit_generator = getattr(np.random, state["bit_generator"])()
-    bit_generator.state = state
-    return np.random.Generator(bit_generator)
 
 
 class Emitter(abc.ABC):

@@ -6,8 +6,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from serendip.emitters.base import DEFAULT_POPULATION_SIZE, Emitter, restore_rng
+from serendip.emitters.base import DEFAULT_POPULATION_SIZE, Emitter
 from serendip.policies import GENOME_HIGH, GENOME_LOW
+from serendip.rng import restore_rng
 
 
 class ElitistEmitter(Emitter):

@@ -192,8 +192,8 @@ class RunConfig:
     """
 
     task: str = "arm"
-    algorithm: str = "ns"
-    budget: int = 100_000
+    algorithm: str = "stax"
+    budget: int = 30_000
     seed: int = 0
     out: str | None = None
     frames: int | None = None
