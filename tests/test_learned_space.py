@@ -307,3 +307,20 @@ def test_safetensors_weights_round_trip(
     assert not np.array_equal(other.encode(frames), space.encode(frames))
     other.autoencoder.load_state_dict(loaded)
     assert np.array_equal(other.encode(frames), space.encode(frames))
+
+
+def test_min_improvement_restarts_patience_only_on_a_real_gain() -> None:
+    data = disc_frames(np.random.default_rng(5), 120, 1)
+    # Every epoch improves (training on discs), but never by 90 %: the first epoch sets
+    # the reference, and training stops `patience` epochs later.
+    strict = small_config(max_epochs=20, patience=2, min_improvement=0.9)
+    report = LearnedSpace(n_frames=1, config=strict, seed=0).train(data, np.random.default_rng(6))
+    assert report.epochs_run == 1 + strict.patience
+    # The weights kept are still the best validation epoch, not the reference one.
+    assert report.best_epoch == int(np.argmin(report.validation_losses))
+    # With no margin (the paper's rule) the same data trains longer.
+    paper = small_config(max_epochs=20, patience=2, min_improvement=0.0)
+    longer = LearnedSpace(n_frames=1, config=paper, seed=0).train(data, np.random.default_rng(6))
+    assert longer.epochs_run > report.epochs_run
+    with pytest.raises(ValueError, match="min_improvement"):
+        AutoencoderConfig(min_improvement=1.0)

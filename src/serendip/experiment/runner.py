@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from serendip.algorithms import EXPLORE, Algorithm, make_algorithm
 from serendip.analysis.metrics import LiveMetrics, metric_curves, summary_metrics
@@ -60,17 +60,16 @@ def build(config: RunConfig) -> tuple[TaskSpec, Task, Algorithm]:
 
 
 def _progress(console: Console | None, enabled: bool) -> Progress:
+    # One text column keeps the line readable in an 80-column terminal.
     return Progress(
         TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:>9,.0f}/{task.total:,.0f} evals"),
-        TextColumn("cov {task.fields[coverage]:.3f}"),
-        TextColumn("areas {task.fields[areas]}"),
-        TextColumn("best {task.fields[best]:.3f}"),
-        TextColumn("{task.fields[extra]}"),
-        TextColumn("{task.fields[rate]:,.0f} evals/s"),
+        BarColumn(bar_width=16),
+        TextColumn(
+            "{task.completed:,.0f}/{task.total:,.0f} evals {task.fields[rate]:,.0f}/s"
+            " | cov {task.fields[coverage]:.3f} areas {task.fields[areas]}"
+            " best {task.fields[best]:.3f} {task.fields[extra]}"
+        ),
         TimeElapsedColumn(),
-        TimeRemainingColumn(),
         console=console,
         disable=not enabled,
         transient=False,
@@ -101,7 +100,7 @@ def run(
     done = batches = 0
     with _progress(console or Console(stderr=True), progress) as bar:
         bar_task = bar.add_task(
-            f"{config.algorithm} on {config.task}",
+            config.algorithm,
             total=config.budget,
             coverage=0.0,
             areas="0/0",
@@ -161,7 +160,7 @@ def run(
 def _status_text(status: dict[str, float | int]) -> str:
     parts = []
     if "emitters" in status:
-        parts.append(f"emitters {status['emitters']} (+{status['candidates']} cand.)")
+        parts.append(f"emitters {status['emitters']}+{status['candidates']}c")
         parts.append(f"explore {status['explore_share']:.0%}")
     if "trainings" in status:
         parts.append(f"AE x{status['trainings']}")
