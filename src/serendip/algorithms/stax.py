@@ -91,7 +91,6 @@ class ExploreExploitSearch(Algorithm):
             self.space = GroundTruthSpace(spec.descriptor_size)
         self.needs_frames = bool(self.space.needs_frames)
         kept_frames = n_frames if self.needs_frames else 0
-        self.kept_frames = kept_frames
         self.reward_archive = Archive(
             spec.genome_size, self.space.descriptor_size, spec.descriptor_size, kept_frames
         )
