@@ -22,6 +22,7 @@ way to export and restore them as plain data.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -57,7 +58,10 @@ class CMAESEmitter(Emitter):
             rng=rng,
             population_size=population_size,
         )
-        import cma  # deferred: importing cma takes seconds, and only this emitter needs it
+        with warnings.catch_warnings():
+            # cma warns at import when matplotlib is missing (only its plots need it).
+            warnings.filterwarnings("ignore", message="Could not import matplotlib")
+            import cma  # deferred: importing cma takes seconds, and only this emitter needs it
 
         options = {
             "popsize": self.population_size,
