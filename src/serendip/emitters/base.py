@@ -116,6 +116,10 @@ class Emitter(abc.ABC):
         self.history: list[np.ndarray] = []
         self.best_reward = -np.inf
         self.best_genome = genome.copy()
+        self._start()
+
+    def _start(self) -> None:  # noqa: B027 (an optional hook: a no-op unless overridden)
+        """Kind-specific set-up, once the common attributes exist."""
 
     @property
     def genome_size(self) -> int:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from serendip.emitters.base import DEFAULT_POPULATION_SIZE, Emitter
+from serendip.emitters.base import Emitter
 from serendip.policies import GENOME_HIGH, GENOME_LOW
 
 
@@ -40,24 +40,7 @@ class CMAESEmitter(Emitter):
 
     kind: ClassVar[str] = "cma-es"
 
-    def __init__(
-        self,
-        *,
-        emitter_id: int,
-        ancestor_genome: np.ndarray,
-        ancestor_index: int,
-        sigma0: float,
-        rng: np.random.Generator,
-        population_size: int = DEFAULT_POPULATION_SIZE,
-    ) -> None:
-        super().__init__(
-            emitter_id=emitter_id,
-            ancestor_genome=ancestor_genome,
-            ancestor_index=ancestor_index,
-            sigma0=sigma0,
-            rng=rng,
-            population_size=population_size,
-        )
+    def _start(self) -> None:
         with warnings.catch_warnings():
             # cma warns at import when matplotlib is missing (only its plots need it).
             warnings.filterwarnings("ignore", message="Could not import matplotlib")

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from serendip.emitters.base import DEFAULT_POPULATION_SIZE, Emitter
+from serendip.emitters.base import Emitter
 from serendip.policies import GENOME_HIGH, GENOME_LOW
 from serendip.rng import restore_rng
 
@@ -30,25 +30,8 @@ class ElitistEmitter(Emitter):
 
     kind: ClassVar[str] = "elitist"
 
-    def __init__(
-        self,
-        *,
-        emitter_id: int,
-        ancestor_genome: np.ndarray,
-        ancestor_index: int,
-        sigma0: float,
-        rng: np.random.Generator,
-        population_size: int = DEFAULT_POPULATION_SIZE,
-        offspring_per_parent: int = 2,
-    ) -> None:
-        super().__init__(
-            emitter_id=emitter_id,
-            ancestor_genome=ancestor_genome,
-            ancestor_index=ancestor_index,
-            sigma0=sigma0,
-            rng=rng,
-            population_size=population_size,
-        )
+    def __init__(self, *, offspring_per_parent: int = 2, **emitter_args: Any) -> None:
+        super().__init__(**emitter_args)
         if offspring_per_parent < 1:
             raise ValueError(f"offspring_per_parent must be >= 1, got {offspring_per_parent}")
         self.offspring_per_parent = int(offspring_per_parent)
