@@ -35,7 +35,6 @@ from serendip.behavior.training import is_training_chunk
 from serendip.exploitation import Exploitation
 from serendip.exploration import NoveltySearch
 from serendip.exploration.novelty_search import evaluated_agents
-from serendip.novelty import unique_by_index
 from serendip.rng import restore_rng, rng_state
 from serendip.schedulers import make_scheduler
 from serendip.tasks import EvaluationBatch, TaskSpec
@@ -252,10 +251,11 @@ class ExploreExploitSearch(Algorithm):
         self.events.append({"kind": "training", "evaluations": self.evaluations, "report": report})
 
     def _exploration_reference(self) -> tuple[np.ndarray, np.ndarray]:
+        """Population ∪ novelty archive ∪ reward archive (``novelty`` drops repeated agents)."""
         population = self.exploration.population
         archive = self.exploration.novelty_archive.agents
         rewarded = self.reward_archive.agents
-        return unique_by_index(
+        return (
             np.concatenate([population.descriptors, archive.descriptors, rewarded.descriptors]),
             np.concatenate([population.indices, archive.indices, rewarded.indices]),
         )
