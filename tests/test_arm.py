@@ -12,12 +12,13 @@ from serendip.tasks.arm import (
     N_JOINTS,
     SEGMENT_LENGTH,
     WALLS,
+    RedundantArm,
     _legal,
     forward_kinematics,
     segment_distance,
     step_arms,
 )
-from serendip.tasks.base import RewardArea, area_rewards
+from serendip.tasks.base import RewardArea, Task, area_rewards
 
 
 def pose(angles):
@@ -242,3 +243,18 @@ def test_distractors_change_frames_but_not_outcomes(rng):
     # Colours that the plain arm never draws appear (green discs).
     green = (distracted.frames[..., 1] > 150) & (distracted.frames[..., 0] < 80)
     assert green.any() and not ((plain.frames[..., 1] > 150) & (plain.frames[..., 0] < 80)).any()
+
+
+def test_compiled_rollout_matches_the_generic_episode_loop(rng):
+    """The arm's compiled policy+physics rollout gives what stepping through NumPy gives."""
+
+    class SteppedArm(RedundantArm):
+        advance = Task.advance  # observe -> policy.forward -> step, one NumPy step at a time
+
+    genomes = 2.0 * random_genomes(rng, 150, RedundantArm.spec.genome_size)
+    fast = make_task("arm", n_frames=3).evaluate(genomes)
+    slow = SteppedArm(n_frames=3).evaluate(genomes)
+    np.testing.assert_allclose(fast.descriptors, slow.descriptors, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(fast.final_observations, slow.final_observations, atol=1e-9)
+    np.testing.assert_array_equal(fast.reward_areas, slow.reward_areas)
+    assert np.abs(fast.frames.astype(int) - slow.frames).max() <= 1

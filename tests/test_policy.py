@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from serendip.policies import GENOME_HIGH, GENOME_LOW, MLPPolicy, random_genomes
+from serendip.policies.mlp import forward_one
 from serendip.tasks import task_spec
 
 
@@ -73,3 +74,15 @@ def test_random_genomes_are_clipped_standard_normal(rng):
 def test_wrong_genome_shape_is_rejected():
     with pytest.raises(ValueError, match=r"\(N, 228\)"):
         MLPPolicy(20, 20).unpack(np.zeros((3, 227)))
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_compiled_forward_equals_the_batched_one(rng, layers):
+    policy = MLPPolicy(input_size=7, output_size=4, hidden_layers=layers, hidden_width=5)
+    genomes = 3.0 * rng.standard_normal((20, policy.genome_size))  # some layers saturate
+    observations = rng.uniform(-1, 1, (20, 7))
+    expected = policy(genomes, observations)
+    scratch, out = np.empty((2, 5)), np.empty(4)
+    for genome, observation, want in zip(genomes, observations, expected, strict=True):
+        forward_one(genome, observation, policy.shape, scratch, out)
+        np.testing.assert_allclose(out, want, rtol=0, atol=1e-12)

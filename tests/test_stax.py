@@ -79,6 +79,56 @@ def test_training_schedule_follows_exploration_chunks():
     assert trained_at == [1, 3, 6]
 
 
+def test_surprise_is_measured_only_in_generations_that_select_on_it():
+    mu = 20
+    run_config = config("taxons", 10**6, novelty_search={"population_size": mu})
+    algorithm = make_algorithm(
+        "taxons", spec=task_spec("arm"), config=run_config, n_frames=1, seed=3
+    )
+    task = make_task("arm", n_frames=1)
+    space = algorithm.space
+    decoded = []
+    forward = space._forward
+
+    def counting_forward(flat):
+        decoded.append(len(flat))
+        return forward(flat)
+
+    space._forward = counting_forward
+    done = drive(algorithm, task, mu)  # the initial population is never scored on surprise
+    assert decoded == []
+    criteria = []
+    for _ in range(12):  # 12 generations of 40 offspring: no training yet
+        before = algorithm.exploration.population
+        decoded.clear()
+        request = algorithm.ask(10**9)
+        indices = np.arange(done, done + len(request.genomes))
+        batch = task.evaluate(request.genomes)
+        algorithm.tell(request, batch, indices)
+        done += len(indices)
+        criterion = algorithm.exploration.last_criterion
+        criteria.append(criterion)
+        if criterion == "novelty":
+            assert decoded == [], "a novelty generation needs no decoder pass"
+            continue
+        # Surprise generation: the survivors are the most surprising of population ∪
+        # offspring under the current autoencoder, members that lacked a score included.
+        frames = np.concatenate([before.frames, batch.frames])
+        ids = np.concatenate([before.indices, indices])
+        scores = space.surprise(frames)
+        survivors = np.isin(ids, algorithm.exploration.population.indices)
+        assert survivors.sum() == mu
+        assert scores[survivors].min() >= scores[~survivors].max() - 1e-6
+        population_ids = algorithm.exploration.population.indices
+        order = np.argsort(population_ids)
+        np.testing.assert_allclose(
+            algorithm.exploration.population_surprise[order],
+            scores[survivors][np.argsort(ids[survivors])],
+            rtol=1e-5,
+        )
+    assert set(criteria) == {"novelty", "surprise"}
+
+
 @pytest.mark.parametrize("algorithm", ["taxons-p", "taxo-s", "taxons-nt"])
 def test_learned_space_variants_run(algorithm, tmp_path):
     result = serendip.run(config(algorithm, 1500, tmp_path / algorithm), progress=False)
@@ -135,3 +185,31 @@ def test_stax_is_identical_when_run_twice(stax_run, tmp_path):
         b = serendip.load_run(again.path).archive(name)
         np.testing.assert_array_equal(a.genomes, b.genomes)
         np.testing.assert_array_equal(a.descriptors, b.descriptors)
+
+
+def test_exploration_reference_is_rebuilt_exactly_when_it_changes():
+    run_config = config("serene", 10**6, novelty_search={"population_size": 20})
+    algorithm = make_algorithm(
+        "serene", spec=task_spec("arm"), config=run_config, n_frames=0, seed=0
+    )
+    task = make_task("arm")
+    done = drive(algorithm, task, 60)  # initial population and one generation
+    reference = algorithm._exploration_reference()
+    assert algorithm._exploration_reference() is reference  # nothing changed: reused
+    expected = np.unique(
+        np.concatenate(
+            [
+                algorithm.exploration.population.indices,
+                algorithm.exploration.novelty_archive.agents.indices,
+                algorithm.reward_archive.agents.indices,
+            ]
+        )
+    )
+    np.testing.assert_array_equal(np.sort(reference.indices), expected)
+    handed_back = algorithm.exploration.last_offspring.take(np.array([0]))
+    handed_back.indices = np.array([10**9])
+    algorithm.exploration.novelty_archive.add(handed_back)  # as an emitter's hand-back does
+    rebuilt = algorithm._exploration_reference()
+    assert rebuilt is not reference and 10**9 in rebuilt.indices
+    drive(algorithm, task, done + 40, done=done)  # an exploration generation
+    assert algorithm._exploration_reference() is not rebuilt

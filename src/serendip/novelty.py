@@ -44,6 +44,51 @@ def _brute_force_knn(
     return dist, idx
 
 
+class ReferenceSet:
+    """A reference set prepared once (deduplicated, neighbour structure built) for many queries.
+
+    SERENE's emitters score a handful of agents per generation against the same
+    exploration reference; preparing it once per change of the reference, rather
+    than per query, removes the deduplication and tree building from every call.
+
+    Args:
+        descriptors: ``(M, D)``, may contain repeated agents.
+        indices: ``(M,)`` evaluation indices.
+    """
+
+    def __init__(self, descriptors: np.ndarray, indices: np.ndarray) -> None:
+        self.descriptors, self.indices = unique_by_index(
+            np.asarray(descriptors, dtype=np.float64), np.asarray(indices)
+        )
+        n, dim = self.descriptors.shape
+        self._tree = cKDTree(self.descriptors) if n and dim <= KD_TREE_MAX_DIM else None
+
+    def __len__(self) -> int:
+        return int(self.descriptors.shape[0])
+
+    def novelty(self, query_descriptors: np.ndarray, query_indices: np.ndarray, k: int = 15):
+        """Novelty of each query: mean distance to its ``k`` nearest other agents of the set.
+
+        A reference with the query's own index is the query itself and is skipped;
+        with fewer references than needed, all are used; 0 where there is no other agent.
+        """
+        queries = np.asarray(query_descriptors, dtype=np.float64)
+        n_ref = len(self)
+        if queries.shape[0] == 0 or n_ref == 0:
+            return np.zeros(queries.shape[0])
+        m = min(k + 1, n_ref)
+        if self._tree is not None:
+            dist, idx = self._tree.query(queries, k=m)
+            dist, idx = dist.reshape(-1, m), idx.reshape(-1, m)
+        else:
+            dist, idx = _brute_force_knn(queries, self.descriptors, m)
+        keep = self.indices[idx] != np.asarray(query_indices)[:, None]
+        keep &= np.cumsum(keep, axis=1) <= k
+        counts = keep.sum(axis=1)
+        total = np.where(keep, dist, 0.0).sum(axis=1)
+        return np.divide(total, counts, out=np.zeros_like(total), where=counts > 0)
+
+
 def novelty(
     query_descriptors: np.ndarray,
     query_indices: np.ndarray,
@@ -65,21 +110,6 @@ def novelty(
         ``(N,)`` mean Euclidean distance to the ``k`` nearest other agents
         (0 where there is no other agent).
     """
-    queries = np.asarray(query_descriptors, dtype=np.float64)
-    reference, ref_ids = unique_by_index(
-        np.asarray(reference_descriptors, dtype=np.float64), np.asarray(reference_indices)
+    return ReferenceSet(reference_descriptors, reference_indices).novelty(
+        query_descriptors, query_indices, k
     )
-    n_ref = reference.shape[0]
-    if queries.shape[0] == 0 or n_ref == 0:
-        return np.zeros(queries.shape[0])
-    m = min(k + 1, n_ref)
-    if reference.shape[1] <= KD_TREE_MAX_DIM:
-        dist, idx = cKDTree(reference).query(queries, k=m)
-        dist, idx = dist.reshape(-1, m), idx.reshape(-1, m)
-    else:
-        dist, idx = _brute_force_knn(queries, reference, m)
-    keep = ref_ids[idx] != np.asarray(query_indices)[:, None]
-    keep &= np.cumsum(keep, axis=1) <= k
-    counts = keep.sum(axis=1)
-    total = np.where(keep, dist, 0.0).sum(axis=1)
-    return np.divide(total, counts, out=np.zeros_like(total), where=counts > 0)

@@ -35,6 +35,7 @@ from serendip.behavior.training import is_training_chunk
 from serendip.exploitation import Exploitation
 from serendip.exploration import NoveltySearch
 from serendip.exploration.novelty_search import evaluated_agents
+from serendip.novelty import ReferenceSet
 from serendip.rng import restore_rng, rng_state
 from serendip.schedulers import make_scheduler
 from serendip.tasks import EvaluationBatch, TaskSpec
@@ -133,6 +134,8 @@ class ExploreExploitSearch(Algorithm):
         self.chunks = 0
         self.exploration_chunks = 0
         self.events: list[dict[str, Any]] = []
+        self._reference_key: tuple[int, ...] | None = None
+        self._reference: ReferenceSet | None = None
 
     # --- ask / tell -------------------------------------------------------------------
     def ask(self, max_evaluations: int) -> Request:
@@ -250,15 +253,28 @@ class ExploreExploitSearch(Algorithm):
             self.exploitation.reencode(self.space.encode)
         self.events.append({"kind": "training", "evaluations": self.evaluations, "report": report})
 
-    def _exploration_reference(self) -> tuple[np.ndarray, np.ndarray]:
-        """Population ∪ novelty archive ∪ reward archive (``novelty`` drops repeated agents)."""
-        population = self.exploration.population
-        archive = self.exploration.novelty_archive.agents
-        rewarded = self.reward_archive.agents
-        return (
-            np.concatenate([population.descriptors, archive.descriptors, rewarded.descriptors]),
-            np.concatenate([population.indices, archive.indices, rewarded.indices]),
+    def _exploration_reference(self) -> ReferenceSet:
+        """Population ∪ novelty archive ∪ reward archive, prepared for novelty queries.
+
+        Emitters query it every generation while it rarely changes (an exploration
+        generation, an archive insertion, a training), so it is rebuilt only then.
+        """
+        key = (
+            self.exploration.generation,
+            self.exploration.novelty_archive.version,
+            self.reward_archive.version,
+            getattr(self.space, "trainings", 0),
         )
+        if self._reference_key != key:
+            population = self.exploration.population
+            archive = self.exploration.novelty_archive.agents
+            rewarded = self.reward_archive.agents
+            self._reference = ReferenceSet(
+                np.concatenate([population.descriptors, archive.descriptors, rewarded.descriptors]),
+                np.concatenate([population.indices, archive.indices, rewarded.indices]),
+            )
+            self._reference_key = key
+        return self._reference
 
     # --- outputs and state ---------------------------------------------------------------
     def archives(self) -> dict[str, Agents]:
@@ -329,6 +345,7 @@ class ExploreExploitSearch(Algorithm):
                 "restoring a run with exploitation (emitters) is not supported yet"
             )
         self.exploration.load_state_arrays(arrays)
+        self._reference_key = None  # the archives are new objects
         self.reward_archive = Archive.from_agents(Agents.from_arrays(arrays, "reward_archive."))
         self.exploration.reward_archive = self.reward_archive
         self.exploration.rng = restore_rng(data["rng"])

@@ -94,6 +94,8 @@ class Archive:
     ) -> None:
         self._storage = Agents.empty(genome_size, descriptor_size, ground_truth_size, n_frames)
         self._size = 0
+        # Bumped by every change, so that structures built on the archive know when to rebuild.
+        self.version = 0
 
     def __len__(self) -> int:
         return self._size
@@ -120,12 +122,14 @@ class Archive:
         for name in AGENT_FIELDS:
             getattr(self._storage, name)[self._size : self._size + n] = getattr(agents, name)
         self._size += n
+        self.version += 1
 
     def set_descriptors(self, descriptors: np.ndarray) -> None:
         """Replace every stored descriptor (after the behavior space changes)."""
         if descriptors.shape[0] != self._size:
             raise ValueError(f"expected {self._size} descriptors, got {descriptors.shape[0]}")
         self._storage.descriptors[: self._size] = descriptors
+        self.version += 1
 
     def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
         return self.agents.arrays(prefix)

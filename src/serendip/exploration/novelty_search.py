@@ -127,10 +127,6 @@ class NoveltySearch:
         self.generation = 0
         self.last_criterion = "novelty"
 
-    @property
-    def uses_surprise(self) -> bool:
-        return self.selection != "novelty"
-
     # --- ask / tell ------------------------------------------------------------------
     def ask(self, max_evaluations: int) -> np.ndarray:
         """The initial population first, then the offspring of the population."""
@@ -144,30 +140,46 @@ class NoveltySearch:
 
     def tell(self, genomes: np.ndarray, batch: EvaluationBatch, indices: np.ndarray) -> Agents:
         """Integrate an evaluated batch (initial population or offspring); returns it as agents."""
-        if self.uses_surprise:
+        initial = len(self.population) == 0
+        # The criterion is drawn before encoding: surprise (a decoder pass) is computed
+        # only in generations that select on it, and lazily for survivors that lack it.
+        criterion = "novelty" if initial else self._draw_criterion()
+        if criterion != "novelty":
             descriptors, surprise = self.space.encode_with_surprise(batch.frames)  # type: ignore[attr-defined]
         else:
             descriptors, surprise = self.space.describe(batch), np.full(len(genomes), np.nan)
         agents = evaluated_agents(genomes, batch, indices, descriptors)
-        if len(self.population) == 0:
+        if initial:
             self.population = agents
             self.population_novelty = self.novelty_of(agents, self.population)
             self.population_surprise = surprise
             self.last_generation_genomes = agents.genomes
             self.last_generation_indices = agents.indices
         else:
-            self._generation(agents, surprise)
+            self._generation(agents, surprise, criterion)
         # Every exploration agent with a reward is kept (and, in SERENE/STAX, seeds emitters).
         self.reward_archive.add(agents.take(agents.rewards > 0))
         self.generation += 1
         return agents
 
-    def _generation(self, offspring: Agents, offspring_surprise: np.ndarray) -> None:
+    def _draw_criterion(self) -> str:
+        """This generation's criterion: TAXONS flips a fair coin between novelty and surprise."""
+        criterion = self.selection
+        if criterion == "novelty-or-surprise":
+            criterion = "novelty" if self.rng.random() < 0.5 else "surprise"
+        self.last_criterion = criterion
+        return criterion
+
+    def _generation(
+        self, offspring: Agents, offspring_surprise: np.ndarray, criterion: str
+    ) -> None:
+        if criterion != "novelty":
+            self._fill_population_surprise()
         candidates = Agents.concat(self.population, offspring)
         novelty_scores = self.novelty_of(candidates, candidates)
         surprise_scores = np.concatenate([self.population_surprise, offspring_surprise])
         self._insert_into_archive(offspring, novelty_scores[len(self.population) :])
-        survivors = self.select(novelty_scores, surprise_scores)
+        survivors = self.select(novelty_scores, surprise_scores, criterion)
         self.last_offspring = offspring
         self.last_generation_genomes = candidates.genomes
         self.last_generation_indices = candidates.indices
@@ -175,31 +187,34 @@ class NoveltySearch:
         self.population_novelty = novelty_scores[survivors]
         self.population_surprise = surprise_scores[survivors]
 
-    def select(self, novelty_scores: np.ndarray, surprise_scores: np.ndarray) -> np.ndarray:
-        """Rows of population ∪ offspring that survive: (mu + lambda) by the criterion."""
+    def _fill_population_surprise(self) -> None:
+        """Surprise (current autoencoder) of the members that entered without one."""
+        missing = np.flatnonzero(np.isnan(self.population_surprise))
+        if missing.size:
+            self.population_surprise[missing] = self.space.surprise(  # type: ignore[attr-defined]
+                self.population.frames[missing]
+            )
+
+    def select(
+        self, novelty_scores: np.ndarray, surprise_scores: np.ndarray, criterion: str
+    ) -> np.ndarray:
+        """Rows of population ∪ offspring that survive: (mu + lambda) by ``criterion``."""
         mu = self.config.population_size
-        criterion = self.selection
-        if criterion == "novelty-or-surprise":
-            criterion = "novelty" if self.rng.random() < 0.5 else "surprise"
-        self.last_criterion = criterion
         if criterion == "pareto":
             return nsga2_select(np.stack([novelty_scores, surprise_scores], axis=1), mu)
         scores = novelty_scores if criterion == "novelty" else surprise_scores
         return np.argsort(-scores, kind="stable")[:mu]
 
     def reencode(self) -> None:
-        """Recompute descriptors (and surprise) of the population and the novelty archive.
+        """Recompute descriptors of the population, the last offspring and the novelty archive.
 
         Called after the learned space changes. The population's novelty is
-        recomputed too, since every distance has changed.
+        recomputed too, since every distance has changed; its surprise is
+        forgotten and measured again (lazily) by the next generation that needs it.
         """
         population = self.population
-        if self.uses_surprise:
-            descriptors, surprise = self.space.encode_with_surprise(population.frames)  # type: ignore[attr-defined]
-            self.population_surprise = surprise
-        else:
-            descriptors = self.space.encode(population.frames)  # type: ignore[attr-defined]
-        population.descriptors = descriptors
+        population.descriptors = self.space.encode(population.frames)  # type: ignore[attr-defined]
+        self.population_surprise = np.full(len(population), np.nan)
         if len(self.novelty_archive):
             archived = self.novelty_archive.agents.frames
             self.novelty_archive.set_descriptors(self.space.encode(archived))  # type: ignore[attr-defined]

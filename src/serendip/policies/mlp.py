@@ -12,8 +12,10 @@ the output included, applies ``2*sigmoid(x) - 1``, so actions lie in (-1, 1).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 GENOME_LOW = -5.0
@@ -40,6 +42,36 @@ def _squash(x: np.ndarray) -> np.ndarray:
     np.divide(2.0, x, out=x)
     x -= 1.0
     return x
+
+
+@numba.njit(cache=True)
+def forward_one(genome, x, shape, scratch, out):  # pragma: no cover - jitted
+    """One agent's actions ``out`` for observation ``x``, inside compiled rollouts.
+
+    ``shape`` is ``(input_size, hidden_layers, hidden_width, output_size)`` and
+    ``scratch`` a ``(2, hidden_width)`` buffer. Same layout and activation as
+    :meth:`MLPPolicy.forward` (equal up to the order of floating-point sums).
+    """
+    n_in, n_hidden, width, n_out = shape[0], shape[1], shape[2], shape[3]
+    offset = 0
+    src, dst = 0, 1
+    fan_in = n_in
+    for layer in range(n_hidden + 1):
+        fan_out = width if layer < n_hidden else n_out
+        bias = genome[offset + fan_in * fan_out]
+        for j in range(fan_out):
+            total = 0.0
+            for i in range(fan_in):
+                value = x[i] if layer == 0 else scratch[src, i]
+                total += value * genome[offset + i * fan_out + j]
+            squashed = 2.0 / (1.0 + math.exp(-(total + bias))) - 1.0
+            if layer < n_hidden:
+                scratch[dst, j] = squashed
+            else:
+                out[j] = squashed
+        offset += fan_in * fan_out + 1
+        fan_in = fan_out
+        src, dst = dst, src
 
 
 @dataclass(frozen=True)
@@ -103,6 +135,14 @@ class MLPPolicy:
             # (N,1,in) @ (N,in,out): one small matrix product per agent, in one call.
             x = _squash(np.matmul(x[:, None, :], weights)[:, 0, :] + bias)
         return x
+
+    @property
+    def shape(self) -> np.ndarray:
+        """``(input_size, hidden_layers, hidden_width, output_size)`` for :func:`forward_one`."""
+        return np.array(
+            [self.input_size, self.hidden_layers, self.hidden_width, self.output_size],
+            dtype=np.int64,
+        )
 
     def __call__(self, genomes: np.ndarray, observations: np.ndarray) -> np.ndarray:
         return self.forward(self.unpack(genomes), observations)
