@@ -8,6 +8,9 @@ interrupted sweep continues where it stopped.
 Usage:
     python benchmarks/discovery.py --task arm --budget 200000 --seeds 0 1 2 3 4 \\
         --algorithms ns serene taxons stax stax-p --jobs 2 --out runs/discovery
+
+Config overrides compare regimes: ``--set learned_space.max_epochs=10 --tag e10``
+(the tag keeps the runs of each regime apart in ``--out``).
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from pathlib import Path
 import yaml
 
 
-def run_one(task: str, algorithm: str, seed: int, budget: int, out: Path, config: Path) -> dict:
-    directory = out / f"{task}-{algorithm}-seed{seed}-{budget}"
+def run_one(
+    task: str, algorithm: str, seed: int, budget: int, out: Path, config: Path, tag: str
+) -> dict:
+    directory = out / f"{task}-{algorithm}-seed{seed}-{budget}{'-' + tag if tag else ''}"
     summary_path = directory / "summary.json"
     if not summary_path.exists():
         command = [
@@ -48,7 +53,23 @@ def run_one(task: str, algorithm: str, seed: int, budget: int, out: Path, config
             "--quiet",
         ]
         subprocess.run(command, check=True)
-    return json.loads(summary_path.read_text())
+    summary = json.loads(summary_path.read_text())
+    trainings = directory / "autoencoder" / "trainings.jsonl"
+    lines = trainings.read_text().splitlines() if trainings.exists() else []
+    summary["training_seconds"] = sum(json.loads(line)["seconds"] for line in lines)
+    return summary
+
+
+def overrides(settings: list[str]) -> dict:
+    """``section.key=value`` (value in YAML) to a nested config dict, always 1 torch thread."""
+    config: dict = {"learned_space": {"threads": 1}}
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        section, dot, field = key.partition(".")
+        if not sep or not dot:
+            raise SystemExit(f"--set expects section.key=value, got {setting!r}")
+        config.setdefault(section, {})[field] = yaml.safe_load(value)
+    return config
 
 
 def median_iqr(values: list[float], digits: int = 3) -> str:
@@ -67,7 +88,7 @@ def table(summaries: dict[str, list[dict]]) -> str:
     header = (
         ["algorithm", "seeds", "areas found"]
         + [f"best reward area {a}" for a in areas]
-        + ["coverage", "uniformity", "first reward (evals)", "wall (s)"]
+        + ["coverage", "uniformity", "first reward (evals)", "wall (s)", "training (s)"]
     )
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for algorithm, runs in summaries.items():
@@ -88,6 +109,7 @@ def table(summaries: dict[str, list[dict]]) -> str:
         firsts = [r["evaluations_to_first_reward_overall"] for r in runs]
         cells.append(median_iqr([f for f in firsts if f is not None], digits=0))
         cells.append(f"{statistics.median(r['wall_seconds'] for r in runs):.0f}")
+        cells.append(f"{statistics.median(r['training_seconds'] for r in runs):.0f}")
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -102,16 +124,20 @@ def main() -> None:
     )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("runs/discovery"))
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    parser.add_argument("--tag", default="", help="suffix of the run directories")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "sweep.yaml"
-        config.write_text(yaml.safe_dump({"learned_space": {"threads": 1}}))
+        config.write_text(yaml.safe_dump(overrides(args.set)))
         jobs = [(a, s) for a in args.algorithms for s in args.seeds]
         with ThreadPoolExecutor(args.jobs) as pool:
             results = list(
                 pool.map(
-                    lambda job: run_one(args.task, job[0], job[1], args.budget, args.out, config),
+                    lambda job: run_one(
+                        args.task, job[0], job[1], args.budget, args.out, config, args.tag
+                    ),
                     jobs,
                 )
             )
@@ -119,6 +145,8 @@ def main() -> None:
     for (algorithm, _), summary in zip(jobs, results, strict=True):
         summaries[algorithm].append(summary)
     print(f"task {args.task}, budget {args.budget:,} evaluations, seeds {args.seeds}")
+    if args.set:
+        print("overrides: " + ", ".join(args.set))
     print("median [interquartile range] over seeds\n")
     print(table(summaries))
 
