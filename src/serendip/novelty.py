@@ -66,7 +66,9 @@ class ReferenceSet:
     def __len__(self) -> int:
         return int(self.descriptors.shape[0])
 
-    def novelty(self, query_descriptors: np.ndarray, query_indices: np.ndarray, k: int = 15):
+    def novelty(
+        self, query_descriptors: np.ndarray, query_indices: np.ndarray, k: int = 15
+    ) -> np.ndarray:
         """Novelty of each query: mean distance to its ``k`` nearest other agents of the set.
 
         A reference with the query's own index is the query itself and is skipped;
