@@ -107,13 +107,18 @@ class MLPPolicy:
     def genome_size(self) -> int:
         return sum(i * o + 1 for i, o in self.layer_shapes)
 
-    def unpack(self, genomes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Split ``(N, genome_size)`` genomes into per-layer ``(W (N,in,out), b (N,1))`` views."""
-        genomes = np.asarray(genomes, dtype=np.float64)
+    def checked(self, genomes: np.ndarray) -> np.ndarray:
+        """``genomes`` as a C-contiguous float64 ``(N, genome_size)`` array, or a clear error."""
+        genomes = np.ascontiguousarray(genomes, dtype=np.float64)
         if genomes.ndim != 2 or genomes.shape[1] != self.genome_size:
             raise ValueError(
                 f"genomes must have shape (N, {self.genome_size}), got {genomes.shape}"
             )
+        return genomes
+
+    def unpack(self, genomes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Split ``(N, genome_size)`` genomes into per-layer ``(W (N,in,out), b (N,1))`` views."""
+        genomes = self.checked(genomes)
         n = genomes.shape[0]
         layers = []
         offset = 0

@@ -174,11 +174,7 @@ class Task(abc.ABC):
             episode_seeds: ``(N,)`` integers seeding any per-episode randomness
                 (tasks that have none ignore them); defaults to ``arange(N)``.
         """
-        genomes = np.ascontiguousarray(genomes, dtype=np.float64)
-        if genomes.ndim != 2 or genomes.shape[1] != self.genome_size:
-            raise ValueError(
-                f"genomes must have shape (N, {self.genome_size}), got {genomes.shape}"
-            )
+        genomes = self.policy.checked(genomes)
         n = genomes.shape[0]
         if episode_seeds is None:
             episode_seeds = np.arange(n, dtype=np.int64)

@@ -53,6 +53,12 @@ class Viewport:
         return float(world_length * self.scale.mean())
 
 
+@numba.njit(cache=True, inline="always")
+def _pixel_span(low, high, reach, size):  # pragma: no cover - jitted
+    """First and last pixel (clamped to the image) within ``reach`` of ``[low, high]``."""
+    return max(math.floor(low - reach), 0), min(math.ceil(high + reach), size - 1)
+
+
 @numba.njit(cache=True)
 def _segments_kernel(p0, p1, half_width, coverage):  # pragma: no cover - jitted
     n, m, _ = p0.shape
@@ -63,10 +69,8 @@ def _segments_kernel(p0, p1, half_width, coverage):  # pragma: no cover - jitted
             x0, y0 = p0[b, s, 0], p0[b, s, 1]
             dx, dy = p1[b, s, 0] - x0, p1[b, s, 1] - y0
             length2 = max(dx * dx + dy * dy, 1e-12)
-            col0 = max(math.floor(min(x0, x0 + dx) - reach), 0)
-            col1 = min(math.ceil(max(x0, x0 + dx) + reach), size - 1)
-            row0 = max(math.floor(min(y0, y0 + dy) - reach), 0)
-            row1 = min(math.ceil(max(y0, y0 + dy) + reach), size - 1)
+            col0, col1 = _pixel_span(min(x0, x0 + dx), max(x0, x0 + dx), reach, size)
+            row0, row1 = _pixel_span(min(y0, y0 + dy), max(y0, y0 + dy), reach, size)
             for row in range(row0, row1 + 1):
                 py = row + 0.5
                 for col in range(col0, col1 + 1):
@@ -105,10 +109,8 @@ def _discs_kernel(centers, radius, coverage):  # pragma: no cover - jitted
     for b in range(n):
         for s in range(m):
             cx, cy = centers[b, s, 0], centers[b, s, 1]
-            col0 = max(math.floor(cx - reach), 0)
-            col1 = min(math.ceil(cx + reach), size - 1)
-            row0 = max(math.floor(cy - reach), 0)
-            row1 = min(math.ceil(cy + reach), size - 1)
+            col0, col1 = _pixel_span(cx, cx, reach, size)
+            row0, row1 = _pixel_span(cy, cy, reach, size)
             for row in range(row0, row1 + 1):
                 for col in range(col0, col1 + 1):
                     dist = math.hypot(col + 0.5 - cx, row + 0.5 - cy)
