@@ -69,11 +69,11 @@ class AutoencoderConfig:
     latent_size: int = 10
     learning_rate: float = 1e-3
     batch_size: int = 128
-    max_epochs: int = 100
+    max_epochs: int = 10
     patience: int = 4
     min_improvement: float = 0.01
     validation_fraction: float = 0.2
-    max_training_frames: int | None = 2000
+    max_training_frames: int | None = 1000
     reinitialise: bool = False
     threads: int | None = None
 
