@@ -158,7 +158,14 @@ def test_cli_config_file_and_listings(tmp_path, capsys):
     capsys.readouterr()
     assert main(["tasks"]) == 0
     tasks = capsys.readouterr().out.strip().splitlines()
-    assert [line.split()[0] for line in tasks] == ["arm", "arm-distractors"]
+    assert [line.split()[0] for line in tasks] == [
+        "arm",
+        "arm-distractors",
+        "curling",
+        "maze",
+        "point",
+        "gym:<id>",
+    ]
     assert main(["algorithms"]) == 0
     algorithms = capsys.readouterr().out.strip().splitlines()
     assert {line.split()[0] for line in algorithms} == {

@@ -11,11 +11,13 @@ The Python API mirrors the command line::
 
 from serendip.experiment import ConfigError, Run, RunConfig, RunResult, load_run, run
 from serendip.tasks import make_task, task_spec
+from serendip.tasks.gym import GymTask
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
+    "GymTask",
     "Run",
     "RunConfig",
     "RunResult",

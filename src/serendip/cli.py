@@ -17,9 +17,10 @@ from rich.table import Table
 from serendip.algorithms import ALGORITHMS
 from serendip.experiment.config import ConfigError, RunConfig
 from serendip.experiment.runner import run
-from serendip.tasks import TASKS
+from serendip.tasks import GYM_SUMMARY, TASKS, TaskError, task_names
 
 EXIT_USAGE = 2
+EXIT_TASK = 1  # the task failed while running (e.g. a Gymnasium environment raised)
 EXIT_INTERRUPTED = 130
 
 
@@ -35,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.required = True
 
     run_parser = commands.add_parser("run", help="run an algorithm on a task")
-    run_parser.add_argument("--task", help=f"task name: {', '.join(TASKS)}")
+    run_parser.add_argument("--task", help=f"task name: {', '.join(task_names())}")
     run_parser.add_argument("--algo", dest="algorithm", help=f"algorithm: {', '.join(ALGORITHMS)}")
     run_parser.add_argument("--budget", help="evaluations (episodes) to spend")
     run_parser.add_argument("--seed", help="the run's seed (integer)")
@@ -110,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(
                     f"{name:<16} {spec.summary} (genome {spec.genome_size}, horizon {spec.horizon})"
                 )
+            print(f"{'gym:<id>':<16} {GYM_SUMMARY}")
             return 0
         if args.command == "algorithms":
             for name, summary in ALGORITHMS.items():
@@ -119,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"serendip: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except TaskError as error:
+        print(f"serendip: error: {error}", file=sys.stderr)
+        return EXIT_TASK
     except KeyboardInterrupt:
         print("serendip: interrupted; the evaluations logged so far are kept", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -21,7 +21,7 @@ from serendip.emitters import EMITTER_KINDS
 from serendip.exploitation import ExploitationConfig
 from serendip.exploration.novelty_search import ARCHIVE_SELECTIONS, NoveltySearchConfig
 from serendip.schedulers import SCHEDULERS
-from serendip.tasks import TASKS
+from serendip.tasks import is_gym, task_names
 
 BACKENDS = ("inprocess",)
 DEFAULT_LEARNED_FRAMES = 2
@@ -221,14 +221,26 @@ class RunConfig:
             if key not in {f.name for f in dataclasses.fields(cls)}:
                 raise ConfigError(str(key), f"unknown field; accepted: {accepted}")
         merged = {**{f.name: getattr(cls(), f.name) for f in dataclasses.fields(cls)}, **values}
-        task = _choice("task", merged["task"], list(TASKS))
+        task = merged["task"]
+        if not is_gym(task):
+            task = _choice("task", task, task_names())
         reward_threshold = merged["reward_threshold"]
         if reward_threshold is not None:
-            if not task.startswith("gym:"):
+            if not is_gym(task):
                 raise ConfigError(
                     "reward_threshold", f"only applies to gym:<id> tasks, not to task {task!r}"
                 )
             reward_threshold = _real("reward_threshold", reward_threshold)
+            if reward_threshold <= 0:
+                raise ConfigError(
+                    "reward_threshold",
+                    f"must be > 0 (a reward counts when it is positive), got {reward_threshold}",
+                )
+        if is_gym(task) and reward_threshold is None:
+            raise ConfigError(
+                "reward_threshold",
+                f"task {task!r} needs one: the episode return that counts as the reward",
+            )
         out = merged["out"]
         if out is not None and (not isinstance(out, str | Path) or not str(out).strip()):
             raise ConfigError("out", f"must be a directory path, got {out!r}")

@@ -23,7 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from serendip.algorithms import EXPLORE, Algorithm, make_algorithm
 from serendip.analysis.metrics import LiveMetrics, metric_curves, summary_metrics
-from serendip.experiment.config import RunConfig
+from serendip.experiment.config import ConfigError, RunConfig
 from serendip.experiment.evaluation_log import LOG_NAME, EvaluationLogWriter, read_evaluations
 from serendip.experiment.run_directory import prepare_run_dir
 from serendip.experiment.storage import (
@@ -33,7 +33,7 @@ from serendip.experiment.storage import (
     write_table,
     write_text,
 )
-from serendip.tasks import Task, TaskSpec, make_task, task_spec
+from serendip.tasks import Task, TaskError, TaskSpec, make_task
 
 
 def episode_seeds(seed: int, indices: np.ndarray) -> np.ndarray:
@@ -49,14 +49,32 @@ class RunResult:
     algorithm: Algorithm
 
 
-def build(config: RunConfig) -> tuple[TaskSpec, Task, Algorithm]:
-    """The task and algorithm a config describes."""
-    spec = task_spec(config.task)
+def build(config: RunConfig, task: Task | None = None) -> tuple[TaskSpec, Task, Algorithm]:
+    """The task and algorithm a config describes (``task``: a task built by the caller)."""
     n_frames = config.resolved_frames
+    if task is None:
+        try:
+            task = make_task(
+                config.task, n_frames=n_frames, reward_threshold=config.reward_threshold
+            )
+        except TaskError as error:  # e.g. an unknown Gymnasium id: the config's fault
+            raise ConfigError("task", str(error)) from None
+    else:
+        if task.spec.name != config.task:
+            raise ConfigError(
+                "task", f"the config names {config.task!r} but the given task is {task.spec.name!r}"
+            )
+        if task.n_frames != n_frames:
+            raise ConfigError(
+                "frames",
+                f"the given task renders {task.n_frames} frames per episode and this run "
+                f"needs {n_frames}; build it with n_frames={n_frames}",
+            )
+    spec = task.spec
     algorithm = make_algorithm(
         config.algorithm, spec=spec, config=config, n_frames=n_frames, seed=config.seed
     )
-    return spec, make_task(config.task, n_frames=n_frames), algorithm
+    return spec, task, algorithm
 
 
 def _progress(console: Console | None, enabled: bool) -> Progress:
@@ -82,6 +100,7 @@ def run(
     progress: bool = True,
     console: Console | None = None,
     on_batch: Callable[[int, Algorithm], None] | None = None,
+    task: Task | None = None,
 ) -> RunResult:
     """Run ``config`` to the end of its budget and write its run directory.
 
@@ -90,10 +109,14 @@ def run(
         progress: show a live progress bar.
         console: where the progress bar goes (default: stderr).
         on_batch: called after every batch with ``(evaluations_done, algorithm)``.
+        task: a task built by the caller (e.g. a :class:`~serendip.tasks.gym.GymTask`
+            over an environment factory), named ``config.task``; default: built
+            from the config.
     """
+    # Build first: a task or algorithm that cannot be built leaves no run directory.
+    spec, task, algorithm = build(config, task)
     run_dir = prepare_run_dir(config)
     write_text(run_dir / "config.yaml", config.to_yaml())
-    spec, task, algorithm = build(config)
     log = EvaluationLogWriter(run_dir / LOG_NAME)
     live = LiveMetrics(spec)
     started = time.perf_counter()
@@ -146,6 +169,7 @@ def run(
         finally:
             # Keep every evaluation made so far readable, even after Ctrl-C or a crash.
             log.flush()
+            task.close()
     wall_seconds = time.perf_counter() - started
     summary = write_results(run_dir, config, spec, algorithm, wall_seconds=wall_seconds)
     arrays, data = algorithm.state_dict()

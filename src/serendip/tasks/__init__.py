@@ -1,6 +1,9 @@
 """Tasks: batched, deterministic sparse-reward environments.
 
-``make_task(name, n_frames=S)`` builds one by name; ``TASKS`` lists what exists.
+``make_task(name, n_frames=S)`` builds one by name; ``TASKS`` lists the built-in
+ones. ``gym:<id>`` names any registered Gymnasium environment (it needs a
+``reward_threshold``); :class:`~serendip.tasks.gym.GymTask` also takes an
+environment factory directly.
 """
 
 from __future__ import annotations
@@ -8,35 +11,79 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from serendip.tasks.arm import RedundantArm, RedundantArmDistractors
-from serendip.tasks.base import EvaluationBatch, RewardArea, Task, TaskSpec, frame_times
+from serendip.tasks.base import (
+    EvaluationBatch,
+    ReturnThreshold,
+    RewardArea,
+    Task,
+    TaskError,
+    TaskSpec,
+    frame_times,
+)
+from serendip.tasks.curling import Curling
+from serendip.tasks.maze import HardMaze
+from serendip.tasks.point import PointTask
 
 TASKS: dict[str, Callable[..., Task]] = {
     "arm": RedundantArm,
     "arm-distractors": RedundantArmDistractors,
+    "curling": Curling,
+    "maze": HardMaze,
+    "point": PointTask,
 }
+GYM_PREFIX = "gym:"
+GYM_SUMMARY = "any Gymnasium environment: gym:<id> with a reward threshold on the return"
 
 
-def task_spec(name: str) -> TaskSpec:
-    """The static description of a task, without building it."""
+def is_gym(name: str) -> bool:
+    return isinstance(name, str) and name.startswith(GYM_PREFIX) and len(name) > len(GYM_PREFIX)
+
+
+def task_names() -> list[str]:
+    """Every accepted task name, ``gym:<id>`` standing for the Gymnasium ones."""
+    return [*TASKS, "gym:<id>"]
+
+
+def task_spec(name: str, *, reward_threshold: float | None = None) -> TaskSpec:
+    """The static description of a task (a gym task is built to read its spaces)."""
+    if is_gym(name):
+        return make_task(name, reward_threshold=reward_threshold).spec
     if name not in TASKS:
-        raise KeyError(f"unknown task {name!r}; accepted: {', '.join(TASKS)}")
+        raise KeyError(f"unknown task {name!r}; accepted: {', '.join(task_names())}")
     return TASKS[name].spec  # type: ignore[attr-defined]
 
 
-def make_task(name: str, *, n_frames: int = 0) -> Task:
+def make_task(name: str, *, n_frames: int = 0, reward_threshold: float | None = None) -> Task:
     """Build the task called ``name`` rendering ``n_frames`` frames per episode."""
+    if is_gym(name):
+        from serendip.tasks.gym import GymTask, env_factory_for
+
+        if reward_threshold is None:
+            raise TaskError(
+                f"task {name!r} needs a reward threshold: the episode return that counts "
+                "as reaching the reward (--reward-threshold R)"
+            )
+        env_id = name[len(GYM_PREFIX) :]
+        return GymTask(
+            env_factory_for(env_id), reward_threshold=reward_threshold, n_frames=n_frames
+        )
     if name not in TASKS:
-        raise KeyError(f"unknown task {name!r}; accepted: {', '.join(TASKS)}")
+        raise KeyError(f"unknown task {name!r}; accepted: {', '.join(task_names())}")
     return TASKS[name](n_frames=n_frames)
 
 
 __all__ = [
+    "GYM_SUMMARY",
     "TASKS",
     "EvaluationBatch",
+    "ReturnThreshold",
     "RewardArea",
     "Task",
+    "TaskError",
     "TaskSpec",
     "frame_times",
+    "is_gym",
     "make_task",
+    "task_names",
     "task_spec",
 ]

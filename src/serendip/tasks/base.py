@@ -30,6 +30,17 @@ class RewardArea:
 
 
 @dataclass(frozen=True)
+class ReturnThreshold:
+    """A reward "area" reached when the episode return is at least ``threshold`` (gym tasks)."""
+
+    threshold: float
+
+
+class TaskError(RuntimeError):
+    """A task cannot be built or an episode cannot be run (bad environment, bad input)."""
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """Static facts about a task, used by algorithms, metrics and the command line."""
 
@@ -40,7 +51,7 @@ class TaskSpec:
     horizon: int
     hidden_layers: int
     hidden_width: int
-    reward_areas: tuple[RewardArea, ...]
+    reward_areas: tuple[RewardArea | ReturnThreshold, ...]
     descriptor_low: tuple[float, ...]
     descriptor_high: tuple[float, ...]
     descriptor_names: tuple[str, ...]
@@ -152,6 +163,24 @@ class Task(abc.ABC):
     def outcome(self, state: Any) -> tuple[np.ndarray, np.ndarray]:
         """``(ground-truth descriptors (N, D), reward points (N, 2))`` at the end."""
 
+    def score(self, state: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(descriptors, rewards, reward areas)`` at the end of the episodes.
+
+        The default scores ``outcome``'s reward points against the spec's circular
+        reward areas; a task whose reward is not a place (gym returns) overrides it.
+        """
+        descriptors, points = self.outcome(state)
+        rewards, areas = area_rewards(points, self.spec.reward_areas)  # type: ignore[arg-type]
+        return descriptors, rewards, areas
+
+    def extras(self, state: Any) -> dict[str, np.ndarray]:
+        """Per-episode arrays beyond the standard ones (``EvaluationBatch.extras``)."""
+        return {}
+
+    def close(self) -> None:
+        """Release what the task holds (environments, workers); it may not be used after."""
+        return None
+
     def advance(self, state: Any, genomes: np.ndarray, steps: int) -> None:
         """Run ``steps`` control steps of every episode under its genome's policy, in place.
 
@@ -191,12 +220,12 @@ class Task(abc.ABC):
             done = int(t) + 1
             frames[:, i] = self.render(state)
         self.advance(state, genomes, self.spec.horizon - done)
-        descriptors, points = self.outcome(state)
-        rewards, areas = area_rewards(points, self.spec.reward_areas)
+        descriptors, rewards, areas = self.score(state)
         return EvaluationBatch(
             rewards=rewards,
             reward_areas=areas,
             descriptors=descriptors,
             frames=frames,
             final_observations=self.observe(state),
+            extras=self.extras(state),
         )
