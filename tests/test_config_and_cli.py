@@ -163,6 +163,7 @@ def test_cli_config_file_and_listings(tmp_path, capsys):
         "arm-distractors",
         "curling",
         "maze",
+        "ant-maze",
         "point",
         "gym:<id>",
     ]

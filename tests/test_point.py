@@ -75,7 +75,7 @@ def test_both_reward_areas_are_reachable_within_the_horizon():
     task = PointTask()
     for index, waypoints in enumerate(
         [
-            [(-0.75, -0.8), (-0.75, 0.75)],
+            [(-0.7, -0.8), (-0.7, 0.7)],
             [(0.55, -0.05), (0.55, 0.05), (0.0, 0.4), (0.0, 0.8)],
         ]
     ):

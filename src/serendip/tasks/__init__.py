@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from serendip.tasks.ant_maze import AntMaze
 from serendip.tasks.arm import RedundantArm, RedundantArmDistractors
 from serendip.tasks.base import (
     EvaluationBatch,
@@ -29,6 +30,7 @@ TASKS: dict[str, Callable[..., Task]] = {
     "arm-distractors": RedundantArmDistractors,
     "curling": Curling,
     "maze": HardMaze,
+    "ant-maze": AntMaze,
     "point": PointTask,
 }
 GYM_PREFIX = "gym:"

@@ -10,7 +10,7 @@ the reward areas non-trivial to reach:
 * two vertical bars ``x = ±0.5`` for ``y`` in ``[0.4, 1]`` closing the sides of
   the top-centre pocket.
 
-Reward areas: a large one at ``(-0.75, 0.75)`` (radius 0.2) and a small one at
+Reward areas: a large one at ``(-0.7, 0.7)`` (radius 0.3) and a small one at
 ``(0, 0.8)`` (radius 0.1), inside the pocket behind the bar. Ground truth: the
 final position in ``[-1, 1]²``.
 
@@ -48,7 +48,7 @@ POINT_SPEC = TaskSpec(
     horizon=50,
     hidden_layers=2,
     hidden_width=5,
-    reward_areas=(RewardArea((-0.75, 0.75), 0.2), RewardArea((0.0, 0.8), 0.1)),
+    reward_areas=(RewardArea((-0.7, 0.7), 0.3), RewardArea((0.0, 0.8), 0.1)),
     descriptor_low=(-1.0, -1.0),
     descriptor_high=(1.0, 1.0),
     descriptor_names=("x", "y"),
