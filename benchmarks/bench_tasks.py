@@ -37,7 +37,8 @@ def measure(name: str, frames: int, batch: int, repeats: int, threshold: float |
         result = task.evaluate(genomes)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         # Gym episodes end early: count the steps actually simulated.
-        taken = int(result.extras["episode_length"].sum()) if result.extras else steps
+        lengths = result.extras.get("episode_length")
+        taken = int(lengths.sum()) if lengths is not None else steps
         rates.append(taken / wall)
         cpu_rates.append(taken / max(cpu, 1e-9))
     task.close()
