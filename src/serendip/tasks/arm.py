@@ -305,18 +305,17 @@ class RedundantArm(Task):
         render.paint(image, render.boxes_coverage(corners)[None], render.BLACK)
         return image
 
-    def _draw_scene(self, state: ArmState, images: np.ndarray) -> None:
-        """Hook for variants: draw between the background and the arm."""
+    def _scene_layers(self, state: ArmState) -> list[tuple[np.ndarray, tuple[float, ...]]]:
+        """Hook for variants: coverage layers drawn between the background and the arm."""
+        return []
 
     def render(self, state: ArmState) -> np.ndarray:
-        n = state.points.shape[0]
-        images = np.repeat(self._background, n, axis=0)
-        self._draw_scene(state, images)
         pixels = self.viewport.to_pixels(state.points)
         half_width = max(0.5, self.viewport.length(self.arm_width) / 2)
         coverage = render.segments_coverage(pixels[:, :-1], pixels[:, 1:], half_width)
-        render.paint(images, coverage, render.BLACK)
-        return render.to_uint8(images)
+        return render.compose(
+            self._background, [*self._scene_layers(state), (coverage, render.BLACK)]
+        )
 
 
 DISTRACTOR_COLORS = (render.GREEN, render.BLUE, render.ORANGE)
@@ -349,8 +348,10 @@ class RedundantArmDistractors(RedundantArm):
         ).reshape(n, len(DISTRACTOR_COLORS), 2)
         return state
 
-    def _draw_scene(self, state: ArmState, images: np.ndarray) -> None:
+    def _scene_layers(self, state: ArmState) -> list[tuple[np.ndarray, tuple[float, ...]]]:
         radius = self.viewport.length(DISTRACTOR_RADIUS)
         pixels = self.viewport.to_pixels(state.distractors)
-        for i, color in enumerate(DISTRACTOR_COLORS):
-            render.paint(images, render.discs_coverage(pixels[:, i : i + 1], radius), color)
+        return [
+            (render.discs_coverage(pixels[:, i : i + 1], radius), color)
+            for i, color in enumerate(DISTRACTOR_COLORS)
+        ]

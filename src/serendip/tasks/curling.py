@@ -329,34 +329,6 @@ def rollout(state, genomes, shape, steps):  # pragma: no cover - jitted
             step_one(state, b, actions[0], actions[1], contacts)
 
 
-_ARM_COLOR = np.array(render.GREY, dtype=np.float32)
-_BALL_COLOR = np.array(render.BLUE, dtype=np.float32)
-
-
-@numba.njit(cache=True)
-def _composite(background, arm, ball, frames):  # pragma: no cover - jitted
-    """Paint the arm then the ball over ``frames`` (holding the uint8 background).
-
-    The same blend as :func:`render.paint` then :func:`render.to_uint8`, but
-    only on the pixels the arm or the ball cover: painting a whole batch through
-    NumPy walks (N, 64, 64, 3) float temporaries several times per layer and
-    cost several times the physics.
-    """
-    one = np.float32(1.0)
-    for b in range(frames.shape[0]):
-        for row in range(background.shape[0]):
-            for col in range(background.shape[1]):
-                a = arm[b, row, col]
-                d = ball[b, row, col]
-                if a == 0.0 and d == 0.0:
-                    continue
-                for k in range(3):
-                    value = background[row, col, k] * (one - a) + a * _ARM_COLOR[k]
-                    value = value * (one - d) + d * _BALL_COLOR[k]
-                    value = value * np.float32(255.0) + np.float32(0.5)
-                    frames[b, row, col, k] = np.uint8(min(max(value, 0.0), 255.0))
-
-
 @dataclass
 class CurlingState:
     """A batch of episodes: one row ``(x, y, q0, q1, w0, w1, vx, vy)`` each."""
@@ -390,7 +362,6 @@ class Curling(Task):
         super().__init__(n_frames=n_frames)
         self._policy_shape = self.policy.shape
         self._background = self._draw_background()
-        self._background_frame = render.to_uint8(self._background.copy())
 
     def reset(self, n: int, episode_seeds: np.ndarray) -> CurlingState:
         values = np.zeros((n, STATE_SIZE))
@@ -436,6 +407,6 @@ class Curling(Task):
         arm_coverage = render.segments_coverage(arm[:, :-1], arm[:, 1:], half_width)
         ball = self.viewport.to_pixels(state.values[:, None, [X, Y]])
         ball_coverage = render.discs_coverage(ball, self.viewport.length(BALL_RADIUS))
-        frames = np.repeat(self._background_frame, state.values.shape[0], axis=0)
-        _composite(self._background[0], arm_coverage, ball_coverage, frames)
-        return frames
+        return render.compose(
+            self._background, [(arm_coverage, render.GREY), (ball_coverage, render.BLUE)]
+        )

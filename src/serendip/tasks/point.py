@@ -138,8 +138,6 @@ class PointTask(Task):
         return image
 
     def render(self, state: np.ndarray) -> np.ndarray:
-        images = np.repeat(self._background, state.shape[0], axis=0)
         pixels = self.viewport.to_pixels(state[:, None, :])
         coverage = render.discs_coverage(pixels, self.viewport.length(self.point_radius))
-        render.paint(images, coverage, render.BLUE)
-        return render.to_uint8(images)
+        return render.compose(self._background, [(coverage, render.BLUE)])

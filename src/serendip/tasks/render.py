@@ -154,6 +154,49 @@ def paint(images: np.ndarray, coverage: np.ndarray, color: tuple[float, float, f
         images += alpha * np.asarray(color, dtype=np.float32)
 
 
+@numba.njit(cache=True)
+def _compose_kernel(background, coverages, colors, frames):  # pragma: no cover - jitted
+    size_r, size_c = background.shape[0], background.shape[1]
+    one = np.float32(1.0)
+    for b in range(frames.shape[0]):
+        for row in range(size_r):
+            for col in range(size_c):
+                covered = False
+                for layer in range(coverages.shape[0]):
+                    if coverages[layer, b, row, col] > 0.0:
+                        covered = True
+                        break
+                if not covered:
+                    continue  # the frame already holds the background's pixel
+                for k in range(3):
+                    value = background[row, col, k]
+                    for layer in range(coverages.shape[0]):
+                        alpha = coverages[layer, b, row, col]
+                        value = value * (one - alpha) + alpha * colors[layer, k]
+                    value = value * np.float32(255.0) + np.float32(0.5)
+                    frames[b, row, col, k] = np.uint8(min(max(value, 0.0), 255.0))
+
+
+def compose(
+    background: np.ndarray,
+    layers: list[tuple[np.ndarray, tuple[float, float, float]]],
+) -> np.ndarray:
+    """uint8 frames ``(N, H, W, 3)``: coverage layers painted in order over a static background.
+
+    ``background`` is a float image ``(1, H, W, 3)`` (drawn once per task) and each
+    layer a ``(coverage (N, H, W), color)`` pair. Equal, bit for bit, to
+    :func:`paint` of every layer then :func:`to_uint8`, but only the covered
+    pixels are blended: painting whole float images costs about 120 us a frame,
+    several times a task's physics, while the moving parts cover a few pixels.
+    """
+    n = layers[0][0].shape[0]
+    frames = np.repeat(to_uint8(background.copy()), n, axis=0)
+    coverages = np.ascontiguousarray(np.stack([c for c, _ in layers]), dtype=np.float32)
+    colors = np.array([color for _, color in layers], dtype=np.float32)
+    _compose_kernel(background[0], coverages, colors, frames)
+    return frames
+
+
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """Float images in [0, 1] to uint8 frames (rounded; consumes ``images``)."""
     images *= 255.0
