@@ -326,19 +326,11 @@ class GymTask(Task):
                     "an environment that renders in rgb_array mode"
                 )
             images.append(np.asarray(image, dtype=np.uint8)[..., :3])
-        shapes = {image.shape for image in images}
-        pooled = []
-        for shape in shapes:  # environments of one id render one size; group just in case
-            group = [i for i, image in enumerate(images) if image.shape == shape]
-            batch = torch.from_numpy(np.stack([images[i] for i in group]))
-            batch = batch.permute(0, 3, 1, 2).to(torch.float32)
-            small = torch.nn.functional.adaptive_avg_pool2d(batch, FRAME_SIZE)
-            small = small.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-            pooled.extend(zip(group, small, strict=True))
-        out = np.empty((len(images), FRAME_SIZE, FRAME_SIZE, 3), dtype=np.uint8)
-        for i, image in pooled:
-            out[i] = image
-        return out
+        if len({image.shape for image in images}) > 1:
+            raise TaskError(f"{self.spec.name}: render() returned frames of different sizes")
+        batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).to(torch.float32)
+        small = torch.nn.functional.adaptive_avg_pool2d(batch, FRAME_SIZE)
+        return small.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
     def render(self, state: GymState) -> np.ndarray:
         assert state.last_frames is not None
