@@ -387,12 +387,7 @@ class AntMaze(Task):
     # --- frames ---------------------------------------------------------------------
     def _draw_background(self) -> np.ndarray:
         """White floor, red reward areas, black walls: drawn once, copied per frame."""
-        image = np.ones((1, 64, 64, 3), dtype=np.float32)
-        for area in self.spec.reward_areas:
-            assert isinstance(area, RewardArea)
-            centre = self.viewport.to_pixels(np.array([[area.center]]))
-            coverage = render.discs_coverage(centre, self.viewport.length(area.radius))
-            render.paint(image, coverage, render.RED)
+        image = render.floor_with_areas(self.viewport, self.spec.reward_areas)
         boxes = []
         for x0, y0, x1, y1 in _wall_boxes():
             (c0, r0), (c1, r1) = self.viewport.to_pixels(np.array([[x0, y0], [x1, y1]]))

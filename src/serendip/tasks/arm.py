@@ -295,12 +295,7 @@ class RedundantArm(Task):
         return tip, tip
 
     def _draw_background(self) -> np.ndarray:
-        image = np.ones((1, 64, 64, 3), dtype=np.float32)
-        centres = np.array([[a.center for a in self.spec.reward_areas]])
-        radius = self.viewport.length(self.spec.reward_areas[0].radius)
-        render.paint(
-            image, render.discs_coverage(self.viewport.to_pixels(centres), radius), render.RED
-        )
+        image = render.floor_with_areas(self.viewport, self.spec.reward_areas)
         corners = self.viewport.to_pixels(WALLS[:, [0, 2, 1, 3]].reshape(-1, 2, 2)).reshape(-1, 4)
         render.paint(image, render.boxes_coverage(corners)[None], render.BLACK)
         return image

@@ -383,11 +383,7 @@ class Curling(Task):
 
     def _draw_background(self) -> np.ndarray:
         """White table, red reward areas, grey walls: drawn once, copied per frame."""
-        image = np.ones((1, 64, 64, 3), dtype=np.float32)
-        for area in self.spec.reward_areas:
-            centre = self.viewport.to_pixels(np.array([[area.center]]))
-            disc = render.discs_coverage(centre, self.viewport.length(area.radius))
-            render.paint(image, disc, render.RED)
+        image = render.floor_with_areas(self.viewport, self.spec.reward_areas)
         inner, outer = TABLE_HALF_SIZE, TABLE_HALF_SIZE + WALL_THICKNESS
         walls = np.array(
             [

@@ -488,12 +488,7 @@ class HardMaze(Task):
 
     def _draw_background(self) -> np.ndarray:
         """Floor, reward areas and walls: static, drawn once and copied per frame."""
-        image = np.ones((1, 64, 64, 3), dtype=np.float32)
-        centres = np.array([[a.center for a in self.spec.reward_areas]])
-        radius = self.viewport.length(self.spec.reward_areas[0].radius)
-        render.paint(
-            image, render.discs_coverage(self.viewport.to_pixels(centres), radius), render.RED
-        )
+        image = render.floor_with_areas(self.viewport, self.spec.reward_areas)
         for walls, half_width in ((INTERIOR, 0.75), (BORDER, 1.0)):
             ends = self.viewport.to_pixels(walls.reshape(1, -1, 2, 2))
             coverage = render.segments_coverage(ends[:, :, 0], ends[:, :, 1], half_width)

@@ -123,11 +123,7 @@ class PointTask(Task):
         return state.copy(), state.copy()
 
     def _draw_background(self) -> np.ndarray:
-        image = np.ones((1, 64, 64, 3), dtype=np.float32)
-        for area in self.spec.reward_areas:
-            centre = self.viewport.to_pixels(np.array([[area.center]]))
-            coverage = render.discs_coverage(centre, self.viewport.length(area.radius))
-            render.paint(image, coverage, render.RED)
+        image = render.floor_with_areas(self.viewport, self.spec.reward_areas)
         ends = np.empty((1, len(WALLS), 2, 2))
         for w, (axis, c, low, high) in enumerate(WALLS):
             ends[0, w] = [[c, low], [c, high]] if axis == 0 else [[low, c], [high, c]]

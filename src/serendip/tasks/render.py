@@ -17,6 +17,8 @@ world and down in the image; pixel ``(row, col)`` has its centre at
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numba
 import numpy as np
@@ -144,6 +146,19 @@ def boxes_coverage(boxes: np.ndarray, size: int = FRAME_SIZE) -> np.ndarray:
         )
         coverage = np.maximum(coverage, (fy[:, None] * fx[None, :]).astype(np.float32))
     return coverage
+
+
+def floor_with_areas(viewport: Viewport, areas: Sequence[Any]) -> np.ndarray:
+    """A task's static background to draw walls on: white, one red disc per reward area.
+
+    ``areas`` are :class:`~serendip.tasks.base.RewardArea`s (centre, radius in
+    world units); the result is a float image ``(1, size, size, 3)``.
+    """
+    image = np.ones((1, viewport.size, viewport.size, 3), dtype=np.float32)
+    for area in areas:
+        centre = viewport.to_pixels(np.array([[area.center]]))
+        paint(image, discs_coverage(centre, viewport.length(area.radius), viewport.size), RED)
+    return image
 
 
 def paint(images: np.ndarray, coverage: np.ndarray, color: tuple[float, float, float]) -> None:
