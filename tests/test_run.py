@@ -52,8 +52,8 @@ def test_run_directory_contents(ns_run):
         "archives/population.parquet",
         "archives/novelty_archive.parquet",
         "archives/reward_archive.parquet",
-        "checkpoint/state.npz",
-        "checkpoint/state.json",
+        "checkpoint/state-000003050.npz",
+        "checkpoint/state-000003050.json",
     ):
         assert (path / name).exists(), name
     summary = json.loads((path / "summary.json").read_text())

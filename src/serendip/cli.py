@@ -15,8 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from serendip.algorithms import ALGORITHMS
+from serendip.experiment.checkpoint import CheckpointError
 from serendip.experiment.config import ConfigError, RunConfig
-from serendip.experiment.runner import run
+from serendip.experiment.runner import RunInterrupted, resume, run
 from serendip.tasks import GYM_SUMMARY, TASKS, TaskError, task_names
 
 EXIT_USAGE = 2
@@ -43,13 +44,48 @@ def _parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--out", help="run directory (default: runs/<task>-<algo>-seed<seed>)")
     run_parser.add_argument("--config", help="YAML config file; flags override its fields")
     run_parser.add_argument("--frames", help="frames per episode S (0: none)")
-    run_parser.add_argument("--backend", help="evaluation backend: inprocess")
+    run_parser.add_argument(
+        "--backend",
+        help="evaluation backend: inprocess (default), processes (local worker processes) "
+        "or ray (Ray actors; a local cluster unless evaluation.ray_address is set); "
+        "workers: evaluation.workers in the config; same results on every backend",
+    )
     run_parser.add_argument(
         "--reward-threshold",
         dest="reward_threshold",
         help="episode return that counts as a reward (gym:<id> tasks)",
     )
     run_parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    resume_parser = commands.add_parser(
+        "resume", help="continue an interrupted run from its last checkpoint"
+    )
+    resume_parser.add_argument("run_dir", metavar="RUN_DIR", help="the run directory")
+    resume_parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    sweep_parser = commands.add_parser(
+        "sweep", help="run tasks x algorithms x seeds from a YAML file, in parallel"
+    )
+    sweep_parser.add_argument("sweep", metavar="SWEEP.yaml", help="the sweep file")
+    sweep_parser.add_argument("--backend", help="where runs execute: processes (default) or ray")
+    sweep_parser.add_argument(
+        "--jobs", help="runs at once (default: the file's, else one per core)"
+    )
+    sweep_parser.add_argument("--quiet", action="store_true", help="no progress lines or table")
+
+    compare_parser = commands.add_parser(
+        "compare", help="compare runs across algorithms and seeds: figures, tables, rank tests"
+    )
+    compare_parser.add_argument(
+        "runs", metavar="RUN_DIR", nargs="+", help="run directories, or folders of runs (a sweep)"
+    )
+    compare_parser.add_argument("--out", help="output folder (default: <common parent>/compare)")
+
+    report_parser = commands.add_parser(
+        "report", help="write a self-contained HTML report of a run"
+    )
+    report_parser.add_argument("run_dir", metavar="RUN_DIR", help="the run directory")
+    report_parser.add_argument("--out", help="HTML file (default: RUN_DIR/report/index.html)")
 
     commands.add_parser("tasks", help="list the tasks, one per line")
     commands.add_parser("algorithms", help="list the algorithms, one per line")
@@ -102,6 +138,77 @@ def _command_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_resume(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    result = resume(args.run_dir, progress=not args.quiet, console=console)
+    if not args.quiet:
+        _print_summary(Console(), result.path, result.summary)
+    return 0
+
+
+def _command_sweep(args: argparse.Namespace) -> int:
+    from serendip.experiment.sweep import Sweep, SweepInterrupted, outcomes_table, run_sweep
+
+    flags = {key: value for key in ("backend", "jobs") if (value := getattr(args, key)) is not None}
+    sweep = Sweep.from_yaml(args.sweep, overrides=flags)
+    console = Console(stderr=True, quiet=args.quiet, highlight=False)
+    console.print(
+        f"sweep: {len(sweep.runs)} runs, {sweep.jobs} at a time ({sweep.backend}) in {sweep.out}"
+    )
+
+    def report(outcome, finished: int, total: int) -> None:
+        error = f": {outcome.error}" if outcome.error else ""
+        console.print(
+            f"[{finished}/{total}] {outcome.run.path.name} {outcome.status}{error}",
+            markup=False,
+            soft_wrap=True,
+        )
+
+    try:
+        outcomes = run_sweep(sweep, on_outcome=report)
+    except SweepInterrupted:
+        print(
+            "serendip: sweep interrupted; the running runs are checkpointed: run the same "
+            "sweep again to resume them",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    if not args.quiet:
+        Console().print(outcomes_table(outcomes, title=f"sweep {args.sweep}"))
+        print(f"results: {sweep.out / 'sweep.json'}")
+    failed = [outcome for outcome in outcomes if outcome.status == "failed"]
+    for outcome in failed:
+        print(f"serendip: run {outcome.run.path} failed: {outcome.error}", file=sys.stderr)
+    if failed:
+        return EXIT_TASK
+    if any(outcome.status == "interrupted" for outcome in outcomes):
+        print(
+            "serendip: runs were interrupted: run the same sweep again to resume them",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _command_compare(args: argparse.Namespace) -> int:
+    from serendip.analysis.compare import compare
+
+    result = compare(args.runs, out=args.out)
+    for line in result.skipped:
+        print(f"serendip: {line}", file=sys.stderr)
+    print((result.out / "comparison.md").read_text().rstrip())
+    print(f"\n{len(result.runs)} runs compared; figures and tables in {result.out}")
+    return 0
+
+
+def _command_report(args: argparse.Namespace) -> int:
+    from serendip.analysis.report import write_report
+
+    report = write_report(args.run_dir, out=args.out)
+    print(f"report: {report.path} ({len(report.figures)} figures; animation {report.animation})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -117,6 +224,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, summary in ALGORITHMS.items():
                 print(f"{name:<16} {summary}")
             return 0
+        if args.command == "resume":
+            return _command_resume(args)
+        if args.command == "sweep":
+            return _command_sweep(args)
+        if args.command == "compare":
+            return _command_compare(args)
+        if args.command == "report":
+            return _command_report(args)
         return _command_run(args)
     except ConfigError as error:
         print(f"serendip: error: {error}", file=sys.stderr)
@@ -124,6 +239,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TaskError as error:
         print(f"serendip: error: {error}", file=sys.stderr)
         return EXIT_TASK
+    except CheckpointError as error:
+        print(f"serendip: error: cannot resume: {error}", file=sys.stderr)
+        return EXIT_TASK
+    except RunInterrupted as interrupted:
+        print(
+            "serendip: interrupted; the run is checkpointed: continue it with "
+            f"'serendip resume {interrupted.path}'",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("serendip: interrupted; the evaluations logged so far are kept", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -66,6 +66,10 @@ class Algorithm(abc.ABC):
         """Events since the last call (e.g. an autoencoder training) for the run loop."""
         return []
 
+    def at_chunk_boundary(self) -> bool:
+        """Whether the last ``tell`` closed a chunk of the budget (a checkpoint moment)."""
+        return True
+
     @abc.abstractmethod
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The complete state: ``(arrays, json_data)``."""

@@ -331,19 +331,17 @@ class ExploreExploitSearch(Algorithm):
             "chunk_workload": self.chunk_workload,
             "chunks": self.chunks,
             "exploration_chunks": self.exploration_chunks,
+            "last_criterion": self.exploration.last_criterion,
         }
         if self.recipe.space == "learned":
             arrays.update(self.space.state_arrays())
-        if self.exploitation is not None:
-            # Emitter state export lands with checkpoint/resume; the log records are here.
-            data["emitters"] = self.exploitation.open_records()
+        if self.exploitation is not None and self.scheduler is not None:
+            exploit_arrays, data["exploitation"] = self.exploitation.state()
+            arrays.update(exploit_arrays)
+            data["scheduler"] = self.scheduler.state()
         return arrays, data
 
     def load_state_dict(self, arrays: dict[str, np.ndarray], data: dict[str, Any]) -> None:
-        if self.exploitation is not None:
-            raise NotImplementedError(
-                "restoring a run with exploitation (emitters) is not supported yet"
-            )
         self.exploration.load_state_arrays(arrays)
         self._reference_key = None  # the archives are new objects
         self.reward_archive = Archive.from_agents(Agents.from_arrays(arrays, "reward_archive."))
@@ -362,5 +360,13 @@ class ExploreExploitSearch(Algorithm):
         ):
             setattr(self, key, int(data[key]))
         self.chunk = data["chunk"]
+        self.exploration.last_criterion = data["last_criterion"]
         if self.recipe.space == "learned":
             self.space.load_state_arrays(arrays)
+        if self.exploitation is not None and self.scheduler is not None:
+            self.exploitation.reward_archive = self.reward_archive
+            self.exploitation.load_state(arrays, data["exploitation"])
+            self.scheduler.load_state(data["scheduler"])
+
+    def at_chunk_boundary(self) -> bool:
+        return self.chunk is None

@@ -1,4 +1,9 @@
-"""Analysis of runs: metrics recomputed from the evaluation log."""
+"""Analysis of runs: metrics recomputed from the evaluation log, comparisons, reports.
+
+``serendip.analysis.compare.compare`` and ``serendip.analysis.report.write_report``
+(the ``compare`` and ``report`` commands) are imported from their modules: they
+need matplotlib, which ``import serendip`` does not load.
+"""
 
 from __future__ import annotations
 

@@ -8,7 +8,9 @@ field and what it accepts, before anything is written.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,12 +20,13 @@ import yaml
 from serendip.algorithms import ALGORITHMS, RandomSearchConfig, uses_frames
 from serendip.behavior.training import AutoencoderConfig
 from serendip.emitters import EMITTER_KINDS
+from serendip.evaluation import EvaluationConfig
 from serendip.exploitation import ExploitationConfig
 from serendip.exploration.novelty_search import ARCHIVE_SELECTIONS, NoveltySearchConfig
 from serendip.schedulers import SCHEDULERS
 from serendip.tasks import is_gym, task_names
 
-BACKENDS = ("inprocess",)
+BACKENDS = ("inprocess", "processes", "ray")
 DEFAULT_LEARNED_FRAMES = 2
 MAX_SEED = 2**32 - 1
 
@@ -79,6 +82,13 @@ def _choice(name: str, value: Any, accepted: tuple[str, ...] | list[str]) -> str
     return value
 
 
+def _backend(value: Any) -> str:
+    backend = _choice("backend", value, BACKENDS)
+    if backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise ConfigError("backend", 'ray needs Ray installed: pip install "serendip[ray]"')
+    return backend
+
+
 def _bounds_text(low: int | float | None, high: int | float | None) -> str:
     if low is not None and high is not None:
         return f" in [{low}, {high}]"
@@ -89,7 +99,7 @@ def _bounds_text(low: int | float | None, high: int | float | None) -> str:
 
 # How each field of each section is checked: ("int", low), ("int?", low) (None allowed),
 # ("real+",) (positive), ("fraction",) (in (0, 1)), ("share",) (in [0, 1)), ("bool",),
-# ("choice", accepted).
+# ("choice", accepted), ("address?",) (a Ray cluster address, None allowed).
 SECTION_RULES: dict[str, dict[str, tuple]] = {
     "novelty_search": {
         "population_size": ("int", 1),
@@ -121,7 +131,11 @@ SECTION_RULES: dict[str, dict[str, tuple]] = {
         "max_emitter_generations": ("int?", 1),
         "handback": ("int", 0),
     },
+    "evaluation": {"workers": ("int?", 1), "ray_address": ("address?",)},
 }
+
+# "auto", or host:port (a name, an IPv4 address or a bracketed IPv6 one), optionally ray://.
+_RAY_ADDRESS = re.compile(r"auto|(ray://)?([A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}")
 
 
 def _check(name: str, rule: tuple, value: Any) -> Any:
@@ -142,6 +156,14 @@ def _check(name: str, rule: tuple, value: Any) -> Any:
         if number >= 1:
             raise ConfigError(name, f"must be a number in [0, 1), got {value!r}")
         return number
+    if kind == "address?":
+        if value is None or (isinstance(value, str) and _RAY_ADDRESS.fullmatch(value)):
+            return value
+        raise ConfigError(
+            name,
+            "must be null (start a local Ray cluster), 'auto' or 'host:port' of a running "
+            f"cluster; got {value!r}",
+        )
     if kind == "bool":
         if not isinstance(value, bool):
             raise ConfigError(name, f"must be true or false, got {value!r}")
@@ -182,13 +204,20 @@ class RunConfig:
         out: run directory; ``None`` picks ``runs/<task>-<algorithm>-seed<seed>``.
         frames: frames per episode S; ``None`` lets the algorithm decide
             (:data:`DEFAULT_LEARNED_FRAMES` for learned spaces, 0 otherwise).
-        backend: where batches are evaluated.
+        backend: where batches are evaluated: ``inprocess``, ``processes`` (local
+            worker processes) or ``ray`` (Ray actors); the results are the same.
         reward_threshold: return that counts as reaching the reward (gym tasks).
         metrics_every: evaluations between two points of the metric curves.
+        checkpoint_every: evaluations between two checkpoints, taken at the first
+            chunk boundary after that many evaluations (0: only at the end and on
+            an interrupt).
+        tensorboard: also write TensorBoard scalars to ``RUN_DIR/tensorboard``
+            (needs ``serendip[tensorboard]``).
         novelty_search: parameters of the exploration process.
         random_search: parameters of random search.
         learned_space: the autoencoder and its training (TAXONS, STAX).
         exploitation: chunks, scheduler and emitters (SERENE, STAX).
+        evaluation: options of the evaluation backends (workers, Ray address).
     """
 
     task: str = "arm"
@@ -200,10 +229,13 @@ class RunConfig:
     backend: str = "inprocess"
     reward_threshold: float | None = None
     metrics_every: int = 1000
+    checkpoint_every: int = 1000
+    tensorboard: bool = False
     novelty_search: NoveltySearchConfig = field(default_factory=NoveltySearchConfig)
     random_search: RandomSearchConfig = field(default_factory=RandomSearchConfig)
     learned_space: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     exploitation: ExploitationConfig = field(default_factory=ExploitationConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
     @property
     def resolved_frames(self) -> int:
@@ -253,15 +285,18 @@ class RunConfig:
             frames=None
             if merged["frames"] is None
             else _integer("frames", merged["frames"], low=0),
-            backend=_choice("backend", merged["backend"], BACKENDS),
+            backend=_backend(merged["backend"]),
             reward_threshold=reward_threshold,
             metrics_every=_integer("metrics_every", merged["metrics_every"], low=1),
+            checkpoint_every=_integer("checkpoint_every", merged["checkpoint_every"], low=0),
+            tensorboard=_check("tensorboard", ("bool",), merged["tensorboard"]),
             novelty_search=_section(
                 "novelty_search", NoveltySearchConfig, merged["novelty_search"]
             ),
             random_search=_section("random_search", RandomSearchConfig, merged["random_search"]),
             learned_space=_section("learned_space", AutoencoderConfig, merged["learned_space"]),
             exploitation=_section("exploitation", ExploitationConfig, merged["exploitation"]),
+            evaluation=_section("evaluation", EvaluationConfig, merged["evaluation"]),
         )
 
     @classmethod

@@ -73,6 +73,36 @@ class EvaluationLogWriter:
         self._buffer = []
         self._buffered = 0
 
+    def pending(self) -> dict[str, np.ndarray]:
+        """The buffered (not yet written) rows as arrays, for a checkpoint."""
+        if not self._buffer:
+            return {}
+        table = pa.concat_tables(self._buffer)
+        return {f"log.{name}": _column_array(table.column(name)) for name in table.column_names}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Continue after a checkpoint: drop parts written since, re-buffer its rows."""
+        for part in self.directory.glob("part-*.parquet"):
+            if int(part.stem.split("-")[1]) >= self.next_part:
+                part.unlink()
+        columns = {k.removeprefix("log."): v for k, v in arrays.items() if k.startswith("log.")}
+        if columns:
+            table = pa.table(
+                {
+                    name: pa.array(values.astype(str) if values.dtype.kind == "U" else values)
+                    for name, values in columns.items()
+                }
+            )
+            self._buffer = [table]
+            self._buffered = table.num_rows
+
+
+def _column_array(column: pa.ChunkedArray) -> np.ndarray:
+    values = column.to_numpy()
+    return (
+        values.astype(str) if values.dtype == object else values
+    )  # strings: fixed-width, no pickle
+
 
 def read_evaluations(run_dir: Path) -> pd.DataFrame:
     """The whole evaluation log of a run, sorted by evaluation index."""

@@ -7,8 +7,8 @@
 | ``evaluations.parquet/``     | the evaluation log, in parts                      |
 | ``metrics.parquet``          | metric curves over the evaluation index           |
 | ``archives/<name>.parquet``  | population, novelty archive, reward archive       |
-| ``checkpoint/state.npz``     | algorithm state arrays                            |
-| ``checkpoint/state.json``    | counters and random generator states              |
+| ``checkpoint/``              | the run state for ``serendip resume``             |
+|                              | (see :mod:`serendip.experiment.checkpoint`)       |
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ import pyarrow.parquet as pq
 import yaml
 
 from serendip.archives import Agents
+from serendip.experiment.checkpoint import load_checkpoint
 from serendip.experiment.config import ConfigError, RunConfig
 from serendip.experiment.evaluation_log import LOG_NAME, read_evaluations
-from serendip.experiment.storage import read_arrays, table_agents
+from serendip.experiment.storage import table_agents
 
 RUN_MARKERS = ("config.yaml", "summary.json", LOG_NAME, "checkpoint")
 
@@ -125,10 +126,8 @@ class Run:
         return pd.read_parquet(self.path / "archives" / f"{name}.parquet")
 
     def state(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The saved run state: ``(arrays, json data)``."""
-        checkpoint = self.path / "checkpoint"
-        arrays = read_arrays(checkpoint / "state.npz")
-        data = json.loads((checkpoint / "state.json").read_text())
+        """The newest intact checkpoint: ``(arrays, json data)``."""
+        arrays, data, _ = load_checkpoint(self.path)
         return arrays, data
 
 

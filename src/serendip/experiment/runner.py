@@ -9,7 +9,11 @@ in whatever split it is evaluated.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
+import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,22 +21,26 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from serendip.algorithms import EXPLORE, Algorithm, make_algorithm
 from serendip.analysis.metrics import LiveMetrics, metric_curves, summary_metrics
+from serendip.evaluation import Evaluator, make_evaluator
+from serendip.experiment.checkpoint import (
+    CHECKPOINT_DIR,
+    CheckpointError,
+    CheckpointWriter,
+    checkpoint_files,
+    load_checkpoint,
+)
 from serendip.experiment.config import ConfigError, RunConfig
 from serendip.experiment.evaluation_log import LOG_NAME, EvaluationLogWriter, read_evaluations
 from serendip.experiment.run_directory import prepare_run_dir
-from serendip.experiment.storage import (
-    agents_table,
-    write_arrays,
-    write_json,
-    write_table,
-    write_text,
-)
+from serendip.experiment.storage import agents_table, write_json, write_table, write_text
+from serendip.experiment.tensorboard import Scalars
 from serendip.tasks import Task, TaskError, TaskSpec, make_task
 
 
@@ -71,6 +79,10 @@ def build(config: RunConfig, task: Task | None = None) -> tuple[TaskSpec, Task, 
                 f"needs {n_frames}; build it with n_frames={n_frames}",
             )
     spec = task.spec
+    if config.tensorboard and importlib.util.find_spec("tensorboardX") is None:
+        raise ConfigError(
+            "tensorboard", "needs tensorboardX: pip install 'serendip[tensorboard]' (or false)"
+        )
     algorithm = make_algorithm(
         config.algorithm, spec=spec, config=config, n_frames=n_frames, seed=config.seed
     )
@@ -104,6 +116,9 @@ def run(
 ) -> RunResult:
     """Run ``config`` to the end of its budget and write its run directory.
 
+    The run checkpoints at chunk boundaries (``config.checkpoint_every``) and, on
+    Ctrl-C or SIGTERM, at the end of the batch in flight; :func:`resume` continues it.
+
     Args:
         config: a validated config.
         progress: show a live progress bar.
@@ -112,73 +127,281 @@ def run(
         task: a task built by the caller (e.g. a :class:`~serendip.tasks.gym.GymTask`
             over an environment factory), named ``config.task``; default: built
             from the config.
+
+    Raises:
+        RunInterrupted: Ctrl-C or SIGTERM; the run is checkpointed (a KeyboardInterrupt).
     """
     # Build first: a task or algorithm that cannot be built leaves no run directory.
     spec, task, algorithm = build(config, task)
-    run_dir = prepare_run_dir(config)
-    write_text(run_dir / "config.yaml", config.to_yaml())
-    log = EvaluationLogWriter(run_dir / LOG_NAME)
-    live = LiveMetrics(spec)
-    started = time.perf_counter()
-    done = batches = 0
-    with _progress(console or Console(stderr=True), progress) as bar:
-        bar_task = bar.add_task(
-            config.algorithm,
-            total=config.budget,
-            coverage=0.0,
-            areas="0/0",
-            best=0.0,
-            rate=0.0,
-            extra="",
+    evaluator = make_evaluator(config, task)  # e.g. a Ray cluster that does not answer
+    try:
+        run_dir = prepare_run_dir(config)
+        write_text(run_dir / "config.yaml", config.to_yaml())
+    except BaseException:
+        evaluator.close()
+        raise
+    loop = _Loop(run_dir, config, spec, task, algorithm, evaluator)
+    return loop.run(progress=progress, console=console, on_batch=on_batch)
+
+
+def resume(
+    run_dir: str | Path,
+    *,
+    progress: bool = True,
+    console: Console | None = None,
+    on_batch: Callable[[int, Algorithm], None] | None = None,
+    task: Task | None = None,
+) -> RunResult:
+    """Continue an interrupted run from its newest intact checkpoint.
+
+    The finished run is identical, bit for bit, to the same run never interrupted.
+    A run killed before its first checkpoint starts again in place. A damaged
+    checkpoint is reported (a warning) and the one before it is used.
+
+    Args:
+        run_dir: the run directory (it holds ``config.yaml``).
+        task: the task, when the run was given one (see :func:`run`).
+
+    Raises:
+        ConfigError: ``run_dir`` is not a run directory, or the run has finished.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError("run_dir", f"{str(run_dir)!r} is not a run directory (no config.yaml)")
+    if (run_dir / "summary.json").is_file():
+        raise ConfigError(
+            "run_dir", f"{str(run_dir)!r} has finished (summary.json exists); nothing to resume"
         )
+    config = RunConfig.from_yaml(run_dir / "config.yaml")
+    spec, task, algorithm = build(config, task)
+    evaluator = make_evaluator(config, task)
+    loop = _Loop(run_dir, config, spec, task, algorithm, evaluator)
+    try:
+        arrays, data, stored = load_checkpoint(run_dir)
+    except CheckpointError:
+        if checkpoint_files(run_dir):
+            evaluator.close()
+            raise  # checkpoints exist but none is intact: do not destroy the evidence
+        loop.start_over()
+    else:
         try:
-            while done < config.budget:
-                request = algorithm.ask(config.budget - done)
-                n = len(request.genomes)
-                if n == 0:
-                    raise RuntimeError(f"algorithm {config.algorithm!r} asked for no evaluation")
-                indices = np.arange(done, done + n, dtype=np.int64)
-                seeds = episode_seeds(config.seed, indices)
-                batch = task.evaluate(request.genomes, episode_seeds=seeds)
-                algorithm.tell(request, batch, indices)
-                log.append(
-                    indices=indices,
-                    process=request.process,
-                    generation=batches,
-                    rewards=batch.rewards,
-                    reward_areas=batch.reward_areas,
-                    ground_truth=batch.descriptors,
-                    emitter_area=request.target_area,
-                )
-                _save_artifacts(run_dir, algorithm)
-                is_explore = np.full(n, request.process == EXPLORE)
-                live.update(is_explore, batch.descriptors, batch.rewards, batch.reward_areas)
-                done += n
-                batches += 1
-                bar.update(
-                    bar_task,
-                    completed=done,
-                    coverage=live.coverage,
-                    areas=f"{live.reward_areas_found}/{len(spec.reward_areas)}",
-                    best=live.best_reward,
-                    rate=done / max(time.perf_counter() - started, 1e-9),
-                    extra=_status_text(algorithm.status()),
-                )
-                if on_batch is not None:
-                    on_batch(done, algorithm)
-        finally:
-            # Keep every evaluation made so far readable, even after Ctrl-C or a crash.
-            log.flush()
-            task.close()
-    wall_seconds = time.perf_counter() - started
-    summary = write_results(run_dir, config, spec, algorithm, wall_seconds=wall_seconds)
-    arrays, data = algorithm.state_dict()
-    write_arrays(run_dir / "checkpoint" / "state.npz", arrays)
-    write_json(
-        run_dir / "checkpoint" / "state.json",
-        {"evaluations": done, "batches": batches, "log_parts": log.next_part, "algorithm": data},
-    )
-    return RunResult(path=run_dir, summary=summary, algorithm=algorithm)
+            loop.restore(arrays, data, stored)
+        except BaseException:
+            evaluator.close()
+            raise
+    return loop.run(progress=progress, console=console, on_batch=on_batch)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C or SIGTERM after checkpointing; ``path`` is its run directory."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"interrupted; resume with: serendip resume {path}")
+        self.path = path
+
+
+class _Stop:
+    """Turns SIGINT/SIGTERM into a flag read between batches (the main thread only)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Stop:
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def _handle(self, number: int, frame: Any) -> None:
+        if self.requested:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+
+class _Loop:
+    """One run's loop state: what a checkpoint saves besides the algorithm."""
+
+    def __init__(
+        self,
+        run_dir: Path,
+        config: RunConfig,
+        spec: TaskSpec,
+        task: Task,
+        algorithm: Algorithm,
+        evaluator: Evaluator,
+    ) -> None:
+        self.run_dir, self.config, self.spec = run_dir, config, spec
+        self.task, self.algorithm, self.evaluator = task, algorithm, evaluator
+        self.log = EvaluationLogWriter(run_dir / LOG_NAME)
+        self.checkpoints = CheckpointWriter(run_dir)
+        self.live = LiveMetrics(spec)
+        self.done = self.batches = self.last_checkpoint = 0
+        self.seconds_before = 0.0  # wall time of earlier sessions of this run
+        self.scalars: Scalars | None = None
+        if config.tensorboard:
+            self.scalars = Scalars(run_dir / "tensorboard", every=config.metrics_every)
+
+    def start_over(self) -> None:
+        """Clear what a run killed before its first checkpoint wrote (config.yaml stays)."""
+        for name in (LOG_NAME, "autoencoder", CHECKPOINT_DIR, "archives"):
+            shutil.rmtree(self.run_dir / name, ignore_errors=True)
+        for name in ("metrics.parquet", "emitters.parquet"):
+            (self.run_dir / name).unlink(missing_ok=True)
+        self.log = EvaluationLogWriter(self.run_dir / LOG_NAME)
+        self.checkpoints = CheckpointWriter(self.run_dir)
+
+    def restore(
+        self, arrays: dict[str, np.ndarray], data: dict[str, Any], stored: dict[str, set[int]]
+    ) -> None:
+        loop = data["loop"]
+        self.algorithm.load_state_dict(arrays, data["algorithm"])
+        self.done = self.last_checkpoint = int(loop["evaluations"])
+        self.batches = int(loop["batches"])
+        self.seconds_before = float(loop["wall_seconds"])
+        self.log = EvaluationLogWriter(self.run_dir / LOG_NAME, first_part=int(loop["log_parts"]))
+        self.log.restore(arrays)
+        self.checkpoints = CheckpointWriter.resuming(self.run_dir, data, stored)
+        _truncate_lines(self.run_dir / "autoencoder" / "trainings.jsonl", loop["trainings"])
+        try:
+            logged = read_evaluations(self.run_dir)
+        except FileNotFoundError:  # every row is still in the checkpoint's buffer
+            logged = pd.DataFrame()
+        pending = {k.removeprefix("log."): v for k, v in arrays.items() if k.startswith("log.")}
+        if pending:
+            logged = pd.concat([logged, pd.DataFrame(pending)], ignore_index=True)
+        if len(logged) != self.done:
+            raise CheckpointError(
+                f"the evaluation log holds {len(logged):,} rows but the checkpoint was taken "
+                f"after {self.done:,} evaluations"
+            )
+        gt = logged[[f"gt_{j}" for j in range(self.spec.descriptor_size)]].to_numpy()
+        self.live.update(
+            logged["process"].to_numpy() == EXPLORE,
+            gt,
+            logged["reward"].to_numpy(),
+            logged["reward_area"].to_numpy(),
+        )
+
+    def checkpoint(self, wall_seconds: float) -> None:
+        arrays, data = self.algorithm.state_dict()
+        overlap = set(arrays) & set(self.log.pending())
+        if overlap:
+            raise RuntimeError(f"algorithm state arrays clash with the log's: {sorted(overlap)}")
+        trainings = self.run_dir / "autoencoder" / "trainings.jsonl"
+        loop = {
+            "evaluations": self.done,
+            "batches": self.batches,
+            "log_parts": self.log.next_part,
+            "wall_seconds": wall_seconds,
+            "trainings": len(trainings.read_text().splitlines()) if trainings.exists() else 0,
+        }
+        self.checkpoints.save(
+            self.done, {**arrays, **self.log.pending()}, {"loop": loop, "algorithm": data}
+        )
+        self.last_checkpoint = self.done
+
+    def run(
+        self,
+        *,
+        progress: bool,
+        console: Console | None,
+        on_batch: Callable[[int, Algorithm], None] | None,
+    ) -> RunResult:
+        config, spec, algorithm, evaluator = self.config, self.spec, self.algorithm, self.evaluator
+        started = time.perf_counter()
+
+        def elapsed() -> float:
+            return self.seconds_before + time.perf_counter() - started
+
+        with _progress(console or Console(stderr=True), progress) as bar, _Stop() as stop:
+            bar_task = bar.add_task(
+                config.algorithm,
+                total=config.budget,
+                completed=self.done,
+                coverage=self.live.coverage,
+                areas=f"{self.live.reward_areas_found}/{len(spec.reward_areas)}",
+                best=self.live.best_reward,
+                rate=0.0,
+                extra="",
+            )
+            resumed_at = self.done
+            try:
+                while self.done < config.budget:
+                    self._batch(evaluator)
+                    bar.update(
+                        bar_task,
+                        completed=self.done,
+                        coverage=self.live.coverage,
+                        areas=f"{self.live.reward_areas_found}/{len(spec.reward_areas)}",
+                        best=self.live.best_reward,
+                        rate=(self.done - resumed_at) / max(time.perf_counter() - started, 1e-9),
+                        extra=_status_text(algorithm.status()),
+                    )
+                    if on_batch is not None:
+                        on_batch(self.done, algorithm)
+                    if stop.requested:
+                        self.checkpoint(elapsed())
+                        raise RunInterrupted(self.run_dir)
+                    every = config.checkpoint_every
+                    if (
+                        every
+                        and self.done < config.budget
+                        and self.done - self.last_checkpoint >= every
+                        and algorithm.at_chunk_boundary()
+                    ):
+                        self.checkpoint(elapsed())
+            finally:
+                # Keep every evaluation made so far readable, even after a crash.
+                self.log.flush()
+                evaluator.close()
+                self.task.close()
+                if self.scalars is not None:
+                    self.scalars.close()
+        wall_seconds = elapsed()
+        summary = write_results(self.run_dir, config, spec, algorithm, wall_seconds=wall_seconds)
+        self.checkpoint(wall_seconds)
+        return RunResult(path=self.run_dir, summary=summary, algorithm=algorithm)
+
+    def _batch(self, evaluator: Any) -> None:
+        """Ask, evaluate, tell and log one batch."""
+        config, algorithm = self.config, self.algorithm
+        request = algorithm.ask(config.budget - self.done)
+        n = len(request.genomes)
+        if n == 0:
+            raise RuntimeError(f"algorithm {config.algorithm!r} asked for no evaluation")
+        indices = np.arange(self.done, self.done + n, dtype=np.int64)
+        seeds = episode_seeds(config.seed, indices)
+        batch = evaluator.evaluate(request.genomes, episode_seeds=seeds)
+        algorithm.tell(request, batch, indices)
+        self.log.append(
+            indices=indices,
+            process=request.process,
+            generation=self.batches,
+            rewards=batch.rewards,
+            reward_areas=batch.reward_areas,
+            ground_truth=batch.descriptors,
+            emitter_area=request.target_area,
+        )
+        _save_artifacts(self.run_dir, algorithm, self.scalars)
+        is_explore = np.full(n, request.process == EXPLORE)
+        self.live.update(is_explore, batch.descriptors, batch.rewards, batch.reward_areas)
+        self.done += n
+        self.batches += 1
+        if self.scalars is not None:
+            self.scalars.batch(self.done, self.live, algorithm.status())
+
+
+def _truncate_lines(path: Path, keep: int) -> None:
+    """Keep the first ``keep`` lines of a text file (lines written after a checkpoint go)."""
+    if path.exists():
+        lines = path.read_text().splitlines(keepends=True)
+        if len(lines) > keep:
+            write_text(path, "".join(lines[:keep]))
 
 
 def _status_text(status: dict[str, float | int]) -> str:
@@ -191,12 +414,14 @@ def _status_text(status: dict[str, float | int]) -> str:
     return " ".join(parts)
 
 
-def _save_artifacts(run_dir: Path, algorithm: Algorithm) -> None:
+def _save_artifacts(run_dir: Path, algorithm: Algorithm, scalars: Scalars | None) -> None:
     """Autoencoder weights after every training, and the training reports."""
     for event in algorithm.pop_events():
         if event["kind"] != "training":
             continue
         report = event["report"]
+        if scalars is not None:
+            scalars.training(event["evaluations"], report)
         directory = run_dir / "autoencoder"
         directory.mkdir(exist_ok=True)
         algorithm.space.save_weights(directory / f"training-{report.training:03d}.safetensors")  # type: ignore[attr-defined]

@@ -114,6 +114,7 @@ class NoveltySearch:
         self.rng = rng
         self.selection = selection
         self.reward_archive = reward_archive
+        self.n_frames = n_frames
         sizes = (genome_size, space.descriptor_size, ground_truth_size, n_frames)
         self.novelty_archive = Archive(*sizes)
         self.population = Agents.empty(*sizes)
@@ -149,6 +150,9 @@ class NoveltySearch:
         else:
             descriptors, surprise = self.space.describe(batch), np.full(len(genomes), np.nan)
         agents = evaluated_agents(genomes, batch, indices, descriptors)
+        # Keep frames only when the space needs them (a hand-designed space run with
+        # frames on, e.g. for a report, must not hold them, nor mix frame counts).
+        agents.frames = agents.frames[:, : self.n_frames]
         if initial:
             self.population = agents
             self.population_novelty = self.novelty_of(agents, self.population)

@@ -328,6 +328,15 @@ class AntMaze(Task):
         self._feet = np.array([model.site(f"foot_{leg[0]}").id for leg in _LEGS])
         self._background = self._draw_background()
 
+    # --- shipping to evaluation workers (serendip.evaluation) -------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the module: a worker imports it again, ``mujoco.batch`` included."""
+        return {**self.__dict__, "_mujoco": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._mujoco = _mujoco()
+
     def reset(self, n: int, episode_seeds: np.ndarray) -> AntMazeState:
         mujoco = self._mujoco
         # A batch holds at least one simulation: an empty one keeps a spare, unseen.

@@ -11,6 +11,7 @@ the same way.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,25 @@ class EvaluationBatch:
 
     def __len__(self) -> int:
         return int(self.rewards.shape[0])
+
+    @classmethod
+    def concat(cls, batches: Sequence[EvaluationBatch]) -> EvaluationBatch:
+        """The batches one after another, in order (the shares of a split batch)."""
+        if not batches:
+            raise ValueError("concat needs at least one batch")
+        if len(batches) == 1:
+            return batches[0]
+        keys = batches[0].extras.keys()
+        if any(batch.extras.keys() != keys for batch in batches):
+            raise ValueError("batches to concatenate must have the same extras")
+        return cls(
+            rewards=np.concatenate([b.rewards for b in batches]),
+            reward_areas=np.concatenate([b.reward_areas for b in batches]),
+            descriptors=np.concatenate([b.descriptors for b in batches]),
+            frames=np.concatenate([b.frames for b in batches]),
+            final_observations=np.concatenate([b.final_observations for b in batches]),
+            extras={key: np.concatenate([b.extras[key] for b in batches]) for key in keys},
+        )
 
 
 def frame_times(horizon: int, n_frames: int) -> np.ndarray:

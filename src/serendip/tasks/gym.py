@@ -152,6 +152,18 @@ class GymTask(Task):
         super().__init__(n_frames=n_frames)
         self._vector_envs: dict[int, Any] = {}
 
+    # --- shipping to evaluation workers (serendip.evaluation) -------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the module and the cached environments: a worker builds its own."""
+        state = dict(self.__dict__)
+        state["_gymnasium"] = None
+        state["_vector_envs"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._gymnasium = _gymnasium()
+
     # --- construction helpers -------------------------------------------------------
     def _make_env(self, render_mode: str | None) -> Any:
         try:

@@ -1,0 +1,239 @@
+"""Checkpoint and resume: an interrupted run, resumed, ends exactly as the uninterrupted one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import serendip
+from serendip.cli import main
+from serendip.experiment import checkpoint
+from serendip.experiment.checkpoint import CheckpointError, checkpoint_files, load_checkpoint
+
+BASE = {
+    "task": "point",
+    "budget": 4000,
+    "seed": 5,
+    "frames": 1,
+    "metrics_every": 500,
+    "checkpoint_every": 500,
+    "learned_space": {"max_epochs": 2, "max_training_frames": 200, "threads": 1},
+    "exploitation": {"chunk_size": 500},
+}
+
+
+class Crash(Exception):
+    """Stands for a kill: the run stops between two batches without any clean-up of ours."""
+
+
+def config(out: Path, **changes) -> serendip.RunConfig:
+    values = {**BASE, **changes, "out": str(out)}
+    return serendip.RunConfig.from_dict(values)
+
+
+def crash_at(evaluations: int):
+    def on_batch(done: int, algorithm) -> None:
+        if done >= evaluations:
+            raise Crash
+
+    return on_batch
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    """Same evaluation log, archives, emitter log, metrics, summary and final state."""
+    first, second = serendip.load_run(a), serendip.load_run(b)
+    pd.testing.assert_frame_equal(first.evaluations, second.evaluations)
+    pd.testing.assert_frame_equal(first.metrics, second.metrics)
+    for name in first.archive_names:
+        assert pq.read_table(a / "archives" / f"{name}.parquet").equals(
+            pq.read_table(b / "archives" / f"{name}.parquet")
+        ), name
+    if (a / "emitters.parquet").exists():
+        assert pq.read_table(a / "emitters.parquet").equals(pq.read_table(b / "emitters.parquet"))
+    timing = {"wall_seconds", "evaluations_per_second"}
+    assert {k: v for k, v in first.summary.items() if k not in timing} == {
+        k: v for k, v in second.summary.items() if k not in timing
+    }
+    arrays_a, data_a = first.state()
+    arrays_b, data_b = second.state()
+    assert sorted(arrays_a) == sorted(arrays_b)
+    for name in set(arrays_a) - {"reports.seconds"}:  # training times: the only timing
+        np.testing.assert_array_equal(arrays_a[name], arrays_b[name], err_msg=name)
+    data_a["loop"].pop("wall_seconds"), data_b["loop"].pop("wall_seconds")
+    assert data_a["algorithm"] == data_b["algorithm"]
+    assert data_a["loop"] == data_b["loop"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict[str, Path]:
+    """Uninterrupted runs: STAX (elitist, alternating) and STAX with CMA-ES emitters and UCB."""
+    root = tmp_path_factory.mktemp("reference")
+    runs = {
+        "stax": config(root / "stax", algorithm="stax"),
+        "stax-cma-ucb": config(
+            root / "stax-cma-ucb",
+            algorithm="stax",
+            exploitation={"chunk_size": 500, "emitter": "cma-es", "scheduler": "ucb"},
+        ),
+    }
+    for run_config in runs.values():
+        serendip.run(run_config, progress=False)
+    return {name: Path(c.out) for name, c in runs.items()}
+
+
+def test_resumed_after_several_crashes_equals_uninterrupted(reference, tmp_path):
+    out = tmp_path / "run"
+    run_config = config(out, algorithm="stax")
+    stops = [1300, 2100, 3700]  # mid-chunk, after the first training, in exploitation
+    with pytest.raises(Crash):
+        serendip.run(run_config, progress=False, on_batch=crash_at(stops[0]))
+    for stop in stops[1:]:
+        with pytest.raises(Crash):
+            serendip.resume(out, progress=False, on_batch=crash_at(stop))
+    result = serendip.resume(out, progress=False)
+    assert result.summary["evaluations"] == 4000
+    assert_same_run(reference["stax"], out)
+
+
+def test_cma_es_emitters_and_ucb_scheduler_resume_exactly(reference, tmp_path):
+    out = tmp_path / "run"
+    run_config = config(
+        out,
+        algorithm="stax",
+        exploitation={"chunk_size": 500, "emitter": "cma-es", "scheduler": "ucb"},
+    )
+    with pytest.raises(Crash):
+        serendip.run(run_config, progress=False, on_batch=crash_at(2900))
+    _, data, _ = load_checkpoint(out)
+    emitters = data["algorithm"]["exploitation"]["runs"]
+    assert any(run["emitter"]["kind"] == "cma-es" for run in emitters)  # something to replay
+    serendip.resume(out, progress=False)
+    assert_same_run(reference["stax-cma-ucb"], out)
+
+
+def test_a_crash_loses_at_most_one_chunk(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(Crash):
+        serendip.run(config(out, algorithm="ns"), progress=False, on_batch=crash_at(2950))
+    _, data, _ = load_checkpoint(out)
+    assert 2950 - data["loop"]["evaluations"] <= 500
+
+
+def test_damaged_checkpoints_are_reported_and_the_previous_one_is_used(reference, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(Crash):
+        serendip.run(config(out, algorithm="stax"), progress=False, on_batch=crash_at(2600))
+    newest, previous = checkpoint_files(out)[-1], checkpoint_files(out)[-2]
+    state = newest.with_suffix(".npz")
+    payload = bytearray(state.read_bytes())
+    payload[len(payload) // 2] ^= 0xFF  # one flipped byte
+    state.write_bytes(bytes(payload))
+    with pytest.warns(RuntimeWarning, match="checksum mismatch"):
+        _, data, _ = load_checkpoint(out)
+    assert f"{data['evaluations']:09d}" in previous.name
+    with pytest.warns(RuntimeWarning, match="damaged"):
+        serendip.resume(out, progress=False)
+    assert_same_run(reference["stax"], out)
+
+
+def test_truncated_checkpoint_falls_back(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(Crash):
+        serendip.run(config(out, algorithm="ns"), progress=False, on_batch=crash_at(2600))
+    newest = checkpoint_files(out)[-1]
+    newest.write_text(newest.read_text()[:40])
+    with pytest.warns(RuntimeWarning, match="unreadable"):
+        _, data, _ = load_checkpoint(out)
+    assert data["evaluations"] < int(newest.stem.split("-")[1])
+    for path in checkpoint_files(out):
+        path.unlink()
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(out)
+
+
+def test_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path):
+    out = tmp_path / "run"
+    reference = serendip.run(config(tmp_path / "ref", algorithm="ns"), progress=False)
+    with pytest.raises(Crash):
+        serendip.run(config(out, algorithm="ns"), progress=False, on_batch=crash_at(300))
+    assert not checkpoint_files(out)
+    serendip.resume(out, progress=False)
+    assert_same_run(reference.path, out)
+
+
+def test_resume_refuses_finished_runs_and_other_directories(reference, tmp_path, capsys):
+    assert main(["resume", str(reference["stax"])]) == 2
+    assert "has finished" in capsys.readouterr().err
+    assert main(["resume", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+
+
+def _serendip(*args: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "serendip", *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_checkpoint(out: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not checkpoint_files(out):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
+def test_command_line_kill_and_resume(reference, tmp_path, how):
+    out = tmp_path / "run"
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(json.dumps({**BASE, "algorithm": "stax"}))  # JSON is YAML
+    process = _serendip("run", "--config", str(config_file), "--out", str(out), "--quiet")
+    _wait_for_checkpoint(out, process)
+    if how == "SIGKILL":
+        process.kill()
+        process.wait()
+    else:
+        os.kill(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        if process.returncode == 0:
+            pytest.skip("the run finished before the signal arrived")
+        assert process.returncode == 130, err
+        assert f"serendip resume {out}" in err
+        _, data, _ = load_checkpoint(out)
+        logged = sum(pq.read_metadata(p).num_rows for p in out.glob("evaluations.parquet/*"))
+        assert logged == data["loop"]["evaluations"]  # stopped at a batch end, all logged
+    if (out / "summary.json").exists():
+        pytest.skip("the run finished before the signal arrived")
+    resumed = _serendip("resume", str(out), "--quiet")
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert_same_run(reference["stax"], out)
+
+
+def test_the_store_is_compacted_and_resume_still_exact(tmp_path, monkeypatch):
+    """Unreferenced genome/frame rows are dropped; resuming across a compaction is exact."""
+    monkeypatch.setattr(checkpoint, "COMPACT_MIN_ROWS", 50)
+    changes = {"algorithm": "taxons", "budget": 3000}
+    reference = serendip.run(config(tmp_path / "ref", **changes), progress=False)
+    out = tmp_path / "run"
+    with pytest.raises(Crash):
+        serendip.run(config(out, **changes), progress=False, on_batch=crash_at(2200))
+    serendip.resume(out, progress=False)
+    assert_same_run(reference.path, out)
+    arrays, data, stored = load_checkpoint(out)
+    live = len(np.unique(np.concatenate([arrays[k] for k in arrays if k.endswith("indices")])))
+    assert len(stored["frames"]) <= 2 * live + 500  # referenced rows, plus one chunk's
+    parts = sorted((out / "checkpoint" / "store").glob("part-*.npz"))
+    kept = [json.loads(path.read_text()) for path in checkpoint_files(out)]
+    assert len(kept) == 2  # the newest two checkpoints, and the parts they need: no more
+    assert {p.name for p in parts} == {e["file"] for k in kept for e in k["_store"]}
+    assert len(data["_store"]) < 3000 // 500  # compactions merged parts
