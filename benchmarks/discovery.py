@@ -2,8 +2,9 @@
 
 Each run is a separate ``serendip run`` process; ``--jobs`` of them run at once,
 each with one torch thread (two single-threaded runs use 2 cores better than one
-run with two threads). Runs already finished in ``--out`` are reused, so an
-interrupted sweep continues where it stopped.
+run with two threads). Runs already finished in ``--out`` are reused and
+interrupted ones resumed (``serendip resume``), so an interrupted sweep continues
+where it stopped.
 
 Usage:
     python benchmarks/discovery.py --task arm --budget 200000 --seeds 0 1 2 3 4 \\
@@ -32,7 +33,12 @@ def run_one(
 ) -> dict:
     directory = out / f"{task}-{algorithm}-seed{seed}-{budget}{'-' + tag if tag else ''}"
     summary_path = directory / "summary.json"
-    if not summary_path.exists():
+    if not summary_path.exists() and (directory / "config.yaml").exists():
+        # An interrupted run (a killed sweep, the end of a session) continues from its
+        # last checkpoint, with the identical result.
+        resume = [sys.executable, "-m", "serendip", "resume", str(directory), "--quiet"]
+        subprocess.run(resume, check=True)
+    elif not summary_path.exists():
         command = [
             sys.executable,
             "-m",
