@@ -8,6 +8,7 @@ so the values agree with what a finished run would have written).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -228,15 +229,7 @@ class RunData:
 
 
 def _without_frames(agents: Agents) -> Agents:
-    return Agents(
-        genomes=agents.genomes,
-        descriptors=agents.descriptors,
-        ground_truth=agents.ground_truth,
-        rewards=agents.rewards,
-        reward_areas=agents.reward_areas,
-        indices=agents.indices,
-        frames=np.zeros((len(agents), 0, 64, 64, 3), dtype=np.uint8),
-    )
+    return dataclasses.replace(agents, frames=np.zeros((len(agents), 0, 64, 64, 3), dtype=np.uint8))
 
 
 def open_run(path: str | Path) -> RunData:

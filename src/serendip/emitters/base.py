@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from serendip.rng import rng_state
+from serendip.rng import restore_rng, rng_state
 
 DEFAULT_POPULATION_SIZE = 6
 FALLBACK_SIGMA = 0.05
@@ -69,6 +69,14 @@ def stagnated(history: list[np.ndarray], genome_size: int, *, window: int | None
     early = np.concatenate(recent[:STAGNATION_SPAN])
     late = np.concatenate(recent[-STAGNATION_SPAN:])
     return bool(np.median(early) >= np.median(late) or early.max() >= late.max())
+
+
+def saved_history(state: dict[str, Any]) -> list[np.ndarray]:
+    """The per-generation rewards an emitter's state holds, oldest first."""
+    rewards = np.asarray(state["history_rewards"], dtype=np.float64)
+    sizes = np.asarray(state["history_sizes"], dtype=np.int64)
+    bounds = np.cumsum(sizes)[:-1]
+    return [part.copy() for part in np.split(rewards, bounds)] if sizes.size else []
 
 
 class Emitter(abc.ABC):
@@ -194,11 +202,22 @@ class Emitter(abc.ABC):
             "history_sizes": sizes,
         }
 
+    @classmethod
+    def _state_arguments(cls, state: dict[str, Any], rng_key: str = "rng") -> dict[str, Any]:
+        """Constructor arguments saved by :meth:`_base_state` (the generator from ``rng_key``)."""
+        if state["kind"] != cls.kind:
+            raise ValueError(f"state is of a {state['kind']!r} emitter, not {cls.kind!r}")
+        return {
+            "emitter_id": int(state["id"]),
+            "ancestor_genome": np.asarray(state["ancestor_genome"]),
+            "ancestor_index": int(state["ancestor_index"]),
+            "sigma0": float(state["sigma0"]),
+            "rng": restore_rng(state[rng_key]),
+            "population_size": int(state["population_size"]),
+        }
+
     def _load_base_state(self, state: dict[str, Any]) -> None:
-        rewards = np.asarray(state["history_rewards"], dtype=np.float64)
-        sizes = np.asarray(state["history_sizes"], dtype=np.int64)
-        bounds = np.cumsum(sizes)[:-1]
-        self.history = [part.copy() for part in np.split(rewards, bounds)] if sizes.size else []
+        self.history = saved_history(state)
         best = state["best_reward"]
         self.best_reward = -np.inf if best is None else float(best)
         self.best_genome = np.asarray(state["best_genome"], dtype=np.float64).copy()

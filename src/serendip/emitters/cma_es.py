@@ -34,9 +34,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from serendip.emitters.base import Emitter
+from serendip.emitters.base import Emitter, saved_history
 from serendip.policies import GENOME_HIGH, GENOME_LOW
-from serendip.rng import restore_rng, rng_state
+from serendip.rng import rng_state
 
 
 class CMAESEmitter(Emitter):
@@ -113,19 +113,8 @@ class CMAESEmitter(Emitter):
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> CMAESEmitter:
         """The emitter exactly as it was when :meth:`state` was called, rebuilt by replay."""
-        if state["kind"] != cls.kind:
-            raise ValueError(f"state is of a {state['kind']!r} emitter, not {cls.kind!r}")
-        emitter = cls(
-            emitter_id=int(state["id"]),
-            ancestor_genome=np.asarray(state["ancestor_genome"]),
-            ancestor_index=int(state["ancestor_index"]),
-            sigma0=float(state["sigma0"]),
-            rng=restore_rng(state["initial_rng"]),
-            population_size=int(state["population_size"]),
-        )
-        told = cls.__new__(cls)  # the recorded history, read through the base loader
-        told._load_base_state(state)
-        for rewards in told.history:
+        emitter = cls(**cls._state_arguments(state, rng_key="initial_rng"))
+        for rewards in saved_history(state):
             emitter.tell(emitter.ask(), rewards)
         if state["has_pending"]:
             emitter.ask()

@@ -8,7 +8,6 @@ import numpy as np
 
 from serendip.emitters.base import Emitter
 from serendip.policies import GENOME_HIGH, GENOME_LOW
-from serendip.rng import restore_rng
 
 
 class ElitistEmitter(Emitter):
@@ -85,15 +84,8 @@ class ElitistEmitter(Emitter):
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ElitistEmitter:
         """The emitter exactly as it was when :meth:`state` was called."""
-        if state["kind"] != cls.kind:
-            raise ValueError(f"state is of a {state['kind']!r} emitter, not {cls.kind!r}")
         emitter = cls(
-            emitter_id=int(state["id"]),
-            ancestor_genome=np.asarray(state["ancestor_genome"]),
-            ancestor_index=int(state["ancestor_index"]),
-            sigma0=float(state["sigma0"]),
-            rng=restore_rng(state["rng"]),
-            population_size=int(state["population_size"]),
+            **cls._state_arguments(state),
             offspring_per_parent=int(state["offspring_per_parent"]),
         )
         emitter._load_base_state(state)

@@ -192,6 +192,19 @@ def _field_names(cls: type) -> str:
     return ", ".join(f.name for f in dataclasses.fields(cls))
 
 
+def read_yaml(path: Path, field_name: str) -> Any:
+    """A YAML file's content; a file that cannot be read or parsed is a ConfigError."""
+    try:
+        text = Path(path).read_text()
+    except OSError as error:
+        raise ConfigError(field_name, f"cannot read {str(path)!r}: {error.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        first = str(error).splitlines()[0] if str(error) else "invalid YAML"
+        raise ConfigError(field_name, f"{str(path)!r} is not valid YAML: {first}") from None
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that defines a run. Build with :meth:`from_dict` to validate.
@@ -303,15 +316,7 @@ class RunConfig:
     def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
         """Read a YAML config file; ``overrides`` (e.g. command-line flags) win."""
         path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as error:
-            raise ConfigError("config", f"cannot read {str(path)!r}: {error.strerror}") from None
-        try:
-            values = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            first = str(error).splitlines()[0] if str(error) else "invalid YAML"
-            raise ConfigError("config", f"{str(path)!r} is not valid YAML: {first}") from None
+        values = read_yaml(path, "config")
         if values is None:
             values = {}
         if not isinstance(values, dict):

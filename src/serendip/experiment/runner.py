@@ -289,7 +289,8 @@ class _Loop:
 
     def checkpoint(self, wall_seconds: float) -> None:
         arrays, data = self.algorithm.state_dict()
-        overlap = set(arrays) & set(self.log.pending())
+        pending = self.log.pending()
+        overlap = set(arrays) & set(pending)
         if overlap:
             raise RuntimeError(f"algorithm state arrays clash with the log's: {sorted(overlap)}")
         trainings = self.run_dir / "autoencoder" / "trainings.jsonl"
@@ -300,9 +301,7 @@ class _Loop:
             "wall_seconds": wall_seconds,
             "trainings": len(trainings.read_text().splitlines()) if trainings.exists() else 0,
         }
-        self.checkpoints.save(
-            self.done, {**arrays, **self.log.pending()}, {"loop": loop, "algorithm": data}
-        )
+        self.checkpoints.save(self.done, {**arrays, **pending}, {"loop": loop, "algorithm": data})
         self.last_checkpoint = self.done
 
     def run(

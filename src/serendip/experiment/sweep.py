@@ -53,12 +53,18 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.table import Table
 
 from serendip.algorithms import uses_frames
 from serendip.evaluation import THREAD_VARIABLES, default_workers
-from serendip.experiment.config import SECTION_RULES, ConfigError, RunConfig, _check, _integer
+from serendip.experiment.config import (
+    SECTION_RULES,
+    ConfigError,
+    RunConfig,
+    _check,
+    _integer,
+    read_yaml,
+)
 from serendip.experiment.storage import write_json
 
 SWEEP_BACKENDS = ("processes", "ray")
@@ -207,15 +213,7 @@ class Sweep:
     def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> Sweep:
         """Read a sweep file; ``overrides`` (flags: backend, jobs) win over its fields."""
         path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as error:
-            raise ConfigError("sweep", f"cannot read {str(path)!r}: {error.strerror}") from None
-        try:
-            values = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            first = str(error).splitlines()[0] if str(error) else "invalid YAML"
-            raise ConfigError("sweep", f"{str(path)!r} is not valid YAML: {first}") from None
+        values = read_yaml(path, "sweep")
         if not isinstance(values, dict):
             raise ConfigError(
                 "sweep", f"{str(path)!r} must hold a mapping of {', '.join(SWEEP_FIELDS)}"
