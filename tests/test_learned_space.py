@@ -324,3 +324,32 @@ def test_min_improvement_restarts_patience_only_on_a_real_gain() -> None:
     assert longer.epochs_run > report.epochs_run
     with pytest.raises(ValueError, match="min_improvement"):
         AutoencoderConfig(min_improvement=1.0)
+
+
+# --- threads ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task_name", ["maze", "curling"])
+def test_a_parallel_task_batch_leaves_the_torch_thread_count_alone(task_name: str) -> None:
+    """The maze and curling kernels run on numba threads; torch keeps its one thread.
+
+    numba's OpenMP layer would share torch's libgomp and switch torch to numba's
+    thread count after the first batch (a silently 2-threaded autoencoder).
+    """
+    from serendip.tasks import make_task
+
+    space = LearnedSpace(n_frames=2, config=small_config(), seed=0)
+    task = make_task(task_name, n_frames=2)
+    genomes = np.random.default_rng(1).standard_normal((3, task.spec.genome_size))
+    batch = task.evaluate(genomes)
+    assert torch.get_num_threads() == 1
+    assert space.encode(batch.frames).shape == (3, 20)
+
+
+def test_encoding_reapplies_the_configured_thread_count(frames: np.ndarray) -> None:
+    """Another OpenMP user changing torch's thread count does not change descriptors."""
+    space = LearnedSpace(n_frames=2, config=small_config(), seed=0)
+    alone = space.encode(frames)
+    torch.set_num_threads(2)
+    assert np.array_equal(space.encode(frames), alone)
+    assert torch.get_num_threads() == 1

@@ -194,8 +194,7 @@ class LearnedSpace:
         self.seed = int(seed)
         self.descriptor_size = config.latent_size * self.n_frames
         torch.use_deterministic_algorithms(True)
-        if config.threads is not None:
-            torch.set_num_threads(config.threads)
+        self._pin_threads()
         self.trainings = 0
         self.reports: list[TrainingReport] = []
         self._initialise(training=0)
@@ -210,6 +209,16 @@ class LearnedSpace:
             self.autoencoder.parameters(), lr=self.config.learning_rate
         )
 
+    def _pin_threads(self) -> None:
+        """(Re)apply ``config.threads`` before torch works.
+
+        Why at every call: another OpenMP user in the process (numba's OpenMP layer,
+        if the user selects it) can change the count torch reads, and results are
+        bit-identical only for a fixed count.
+        """
+        if self.config.threads is not None and torch.get_num_threads() != self.config.threads:
+            torch.set_num_threads(self.config.threads)
+
     # --- encoding ----------------------------------------------------------------
     def describe(self, batch: EvaluationBatch) -> np.ndarray:
         """Descriptors ``(N, latent_size * S)`` of the batch's frames."""
@@ -221,6 +230,7 @@ class LearnedSpace:
         Encoder only, the cheap path when surprise is not needed.
         """
         frames = _checked_frames(frames, self.n_frames)
+        self._pin_threads()
         flat = frames.reshape(-1, *_FRAME_SHAPE)
         latents = np.empty((flat.shape[0], self.config.latent_size), dtype=np.float64)
         with torch.inference_mode():
@@ -246,6 +256,7 @@ class LearnedSpace:
 
     def _forward(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Latents ``(K, latent)`` and per-frame mean squared errors ``(K,)`` of ``K`` frames."""
+        self._pin_threads()
         latents = np.empty((flat.shape[0], self.config.latent_size), dtype=np.float64)
         errors = np.empty(flat.shape[0], dtype=np.float64)
         with torch.inference_mode():
@@ -277,6 +288,7 @@ class LearnedSpace:
             The report of this training, also appended to :attr:`reports`.
         """
         started = time.perf_counter()
+        self._pin_threads()
         config = self.config
         frames = np.asarray(frames)
         if frames.dtype != np.uint8 or frames.ndim < 4 or frames.shape[-3:] != _FRAME_SHAPE:

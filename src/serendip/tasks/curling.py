@@ -82,6 +82,9 @@ import numpy as np
 from serendip.policies.mlp import forward_one
 from serendip.tasks import render
 from serendip.tasks.base import RewardArea, Task, TaskSpec
+from serendip.tasks.numba_threads import use_numba_thread_pool
+
+use_numba_thread_pool()
 
 TABLE_HALF_SIZE = 1.5
 WALL_THICKNESS = 0.1  # drawn only: the walls are half-planes in the physics

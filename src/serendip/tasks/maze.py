@@ -87,6 +87,9 @@ import numpy as np
 from serendip.policies.mlp import forward_one
 from serendip.tasks import render
 from serendip.tasks.base import RewardArea, Task, TaskSpec
+from serendip.tasks.numba_threads import use_numba_thread_pool
+
+use_numba_thread_pool()
 
 RADIUS = 0.015
 AXLE = 2 * RADIUS
