@@ -5,7 +5,7 @@ binds to the libgomp that torch bundles, and after numba's first parallel call
 torch's thread count (``torch.get_num_threads()``) reads numba's (2 on a 2-core
 machine) whatever ``torch.set_num_threads`` had set. A run pinned to one torch
 thread (``learned_space.threads: 1``) then ran its autoencoder on a 2-thread
-OpenMP team after its first maze or curling batch: with two runs sharing 2 cores,
+OpenMP team after its first maze or curling batch: with three runs on 2 cores,
 half of a maze STAX process's CPU time went to that team's second thread. The
 ``workqueue`` layer is numba's own thread pool, shares nothing with torch, and
 gives the same results (each agent is stepped by one thread from its own rows).
