@@ -68,8 +68,9 @@ def main() -> None:
         errors = []
         for path in weights:
             space.autoencoder.load_state_dict(load_weights(path))
-            errors.append(position_error(space.encode(frames), positions))
-        shuffled = position_error(rng.permutation(space.encode(frames)), positions)
+            latents = space.encode(frames)
+            errors.append(position_error(latents, positions))
+        shuffled = position_error(rng.permutation(latents), positions)
         trainings = ", ".join(f"{e:.3f}" for e in errors)
         print(f"  {run.name}: by training {trainings}")
         print(f"  {' ' * len(run.name)}  no position (last, shuffled): {shuffled:.3f}")
