@@ -1,0 +1,161 @@
+"""Short runs of every built-in algorithm whose outputs must not change across refactors.
+
+``python tests/regression_runs.py`` records the digests of these runs in
+``tests/data/regression_digests.json``; ``tests/test_regression.py`` runs them
+again and compares. A digest is taken per column of each output table (the
+evaluation log, every archive, the emitter log) and per field of the training
+reports, so a later version may add columns without breaking the comparison,
+but no recorded value may change by a single bit.
+
+Digests hold on one machine and backend (float arithmetic of NumPy, numba and
+torch may round differently on another CPU); learned-space runs use one torch
+thread. Re-record only for a change that is meant to alter results, and say so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+DIGESTS = Path(__file__).parent / "data" / "regression_digests.json"
+
+TASKS = ("point", "arm", "curling")
+ALGORITHMS = (
+    "ns",
+    "serene",
+    "taxons",
+    "taxons-p",
+    "taxo-n",
+    "taxo-s",
+    "taxons-nt",
+    "stax",
+    "stax-p",
+    "random",
+)
+LEARNED = {"taxons", "taxons-p", "taxo-n", "taxo-s", "taxons-nt", "stax", "stax-p"}
+BUDGET = 1500
+# Seeds under which SERENE and STAX find a reward within the budget, so emitters run.
+SEEDS = {("point", False): 1, ("point", True): 1, ("arm", False): 0, ("arm", True): 0}
+SEEDS |= {("curling", False): 2, ("curling", True): 0}
+# Extra cases: other emitter and scheduler kinds, named "<task>/<algorithm>+<variant>".
+VARIANTS = {"cma": {"emitter": "cma-es", "scheduler": "ucb"}}
+EXTRA_CASES = ("point/serene+cma", "arm/stax+cma")
+
+
+def cases() -> list[str]:
+    """Every case name: ``<task>/<algorithm>[+<variant>]``."""
+    return [f"{t}/{a}" for t in TASKS for a in ALGORITHMS] + list(EXTRA_CASES)
+
+
+def case_config(case: str, out: Path) -> dict:
+    """A small config that still trains (exploration chunks 1 and 3) and runs emitters."""
+    task, _, rest = case.partition("/")
+    algorithm, _, variant = rest.partition("+")
+    config = {
+        "task": task,
+        "algorithm": algorithm,
+        "budget": BUDGET,
+        "seed": SEEDS[task, algorithm in LEARNED],
+        "out": str(out),
+        "metrics_every": 100,
+        "checkpoint_every": 0,
+        "novelty_search": {"population_size": 10, "offspring_per_parent": 2, "k": 5},
+        "random_search": {"batch_size": 50},
+        "exploitation": {
+            "chunk_size": 200,
+            "emitter_population": 4,
+            "trial_generations": 2,
+            **VARIANTS.get(variant, {}),
+        },
+        "learned_space": {
+            "latent_size": 4,
+            "max_epochs": 2,
+            "patience": 1,
+            "max_training_frames": 120,
+            "batch_size": 32,
+            "threads": 1,
+        },
+    }
+    if algorithm in LEARNED:
+        config["frames"] = 1
+    return config
+
+
+def _column_digest(values: np.ndarray) -> str:
+    if values.dtype == object:
+        text = "\x1f".join("<null>" if v is None else repr(v) for v in values.tolist())
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+    array = np.ascontiguousarray(values)
+    header = f"{array.dtype.str}{array.shape}".encode()
+    return hashlib.sha256(header + array.tobytes()).hexdigest()[:16]
+
+
+def _table_digests(frame: pd.DataFrame) -> dict[str, str]:
+    out = {}
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype == object and len(column) and isinstance(column.iloc[0], np.ndarray):
+            column = column.map(lambda v: np.asarray(v).tolist())
+        out[str(name)] = _column_digest(column.to_numpy())
+    return out
+
+
+def run_digests(run_dir: Path) -> dict[str, dict[str, str]]:
+    """Per-table, per-column digests of a finished run directory."""
+    from serendip.experiment.evaluation_log import read_evaluations
+
+    digests: dict[str, dict[str, str]] = {"evaluations": _table_digests(read_evaluations(run_dir))}
+    for path in sorted((run_dir / "archives").glob("*.parquet")):
+        digests[f"archives/{path.stem}"] = _table_digests(pq.read_table(path).to_pandas())
+    if (run_dir / "emitters.parquet").exists():
+        digests["emitters"] = _table_digests(
+            pq.read_table(run_dir / "emitters.parquet").to_pandas()
+        )
+    trainings = run_dir / "autoencoder" / "trainings.jsonl"
+    if trainings.exists():
+        reports = [json.loads(line) for line in trainings.read_text().splitlines()]
+        keys = [k for k in reports[0] if k != "seconds"] if reports else []
+        digests["trainings"] = {
+            k: hashlib.sha256(json.dumps([r.get(k) for r in reports]).encode()).hexdigest()[:16]
+            for k in keys
+        }
+    return digests
+
+
+def run_case(case: str, root: str) -> dict[str, dict[str, str]]:
+    """Run one case under ``root`` and return its digests."""
+    import serendip
+
+    out = Path(root) / case.replace("/", "-")
+    serendip.run(serendip.RunConfig.from_dict(case_config(case, out)), progress=False)
+    return run_digests(out)
+
+
+def run_all(root: str, names: list[str]) -> dict[str, dict[str, dict[str, str]]]:
+    """Digests of ``names``, two runs at a time in spawned processes (one per core here)."""
+    import multiprocessing
+    from functools import partial
+
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        results = pool.map(partial(run_case, root=root), names, chunksize=1)
+    return dict(zip(names, results, strict=True))
+
+
+def main() -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        results = run_all(tmp, cases())
+    print(f"{len(results)} cases", file=sys.stderr)
+    DIGESTS.parent.mkdir(exist_ok=True)
+    DIGESTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
