@@ -1,4 +1,4 @@
-"""Tests of serendip.analysis.metrics on small hand-built evaluation logs."""
+"""Tests of serendip.metrics on small hand-built evaluation logs."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serendip.analysis import metrics
-from serendip.analysis.metrics import (
+from serendip import metrics
+from serendip.metrics import (
     LiveMetrics,
     best_reward_per_area,
     budget_per_process,

@@ -67,7 +67,7 @@ def assert_same_run(a: Path, b: Path) -> None:
     arrays_a, data_a = first.state()
     arrays_b, data_b = second.state()
     assert sorted(arrays_a) == sorted(arrays_b)
-    for name in set(arrays_a) - {"reports.seconds"}:  # training times: the only timing
+    for name in set(arrays_a) - {"space.reports.seconds"}:  # training times: the only timing
         np.testing.assert_array_equal(arrays_a[name], arrays_b[name], err_msg=name)
     data_a["loop"].pop("wall_seconds"), data_b["loop"].pop("wall_seconds")
     assert data_a["algorithm"] == data_b["algorithm"]
@@ -237,3 +237,31 @@ def test_the_store_is_compacted_and_resume_still_exact(tmp_path, monkeypatch):
     assert len(kept) == 2  # the newest two checkpoints, and the parts they need: no more
     assert {p.name for p in parts} == {e["file"] for k in kept for e in k["_store"]}
     assert len(data["_store"]) < 3000 // 500  # compactions merged parts
+
+
+def test_a_checkpoint_of_0_1_0_is_refused_in_one_line_and_nothing_changes(tmp_path):
+    """tests/data/run-0.1.0: a point SERENE run checkpointed by serendip 0.1.0."""
+    import hashlib
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    run_dir = tmp_path / "old"
+    shutil.copytree(Path(__file__).parent / "data" / "run-0.1.0", run_dir)
+
+    def contents():
+        return {
+            p.relative_to(run_dir): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(run_dir.rglob("*"))
+            if p.is_file()
+        }
+
+    before = contents()
+    done = subprocess.run(
+        [sys.executable, "-m", "serendip", "resume", str(run_dir)], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "serendip 0.1.0" in done.stderr
+    assert contents() == before

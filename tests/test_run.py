@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import serendip
-from serendip.analysis.metrics import metric_curves, summary_metrics
+from serendip.metrics import metric_curves, summary_metrics
 from serendip.tasks import task_spec
 
 SUMMARY_KEYS = {
@@ -95,7 +95,7 @@ def test_everything_reads_back_without_pickle(ns_run):
     frame = run.archive_frame("reward_archive")
     assert (frame["reward"] > 0).all()
     arrays, data = run.state()
-    assert data["evaluations"] == 3050 and "rng" in data["algorithm"]
+    assert data["evaluations"] == 3050 and "rng" in data["algorithm"]["exploration"]
     assert all(a.dtype != object for a in arrays.values())
 
 

@@ -194,8 +194,8 @@ def test_exploration_reference_is_rebuilt_exactly_when_it_changes():
     )
     task = make_task("arm")
     done = drive(algorithm, task, 60)  # initial population and one generation
-    reference = algorithm._exploration_reference()
-    assert algorithm._exploration_reference() is reference  # nothing changed: reused
+    reference = algorithm.exploration.reference()
+    assert algorithm.exploration.reference() is reference  # nothing changed: reused
     expected = np.unique(
         np.concatenate(
             [
@@ -209,7 +209,7 @@ def test_exploration_reference_is_rebuilt_exactly_when_it_changes():
     handed_back = algorithm.exploration.last_offspring.take(np.array([0]))
     handed_back.indices = np.array([10**9])
     algorithm.exploration.novelty_archive.add(handed_back)  # as an emitter's hand-back does
-    rebuilt = algorithm._exploration_reference()
+    rebuilt = algorithm.exploration.reference()
     assert rebuilt is not reference and 10**9 in rebuilt.indices
     drive(algorithm, task, done + 40, done=done)  # an exploration generation
-    assert algorithm._exploration_reference() is not rebuilt
+    assert algorithm.exploration.reference() is not rebuilt

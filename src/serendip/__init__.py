@@ -7,8 +7,16 @@ The Python API mirrors the command line::
     result = serendip.run(config)        # Ctrl-C checkpoints; serendip.resume(path) continues
     run = serendip.load_run(result.path)
     run.evaluations, run.metrics, run.archive("novelty_archive")
+
+Or drive any algorithm with your own evaluation (ask/tell)::
+
+    search = serendip.Search("ns", genome_size=10, descriptor_bounds=[(-1, 1), (-1, 1)])
+    genomes = search.ask()
+    search.tell(rewards=..., descriptors=...)
 """
 
+from serendip.algorithms import register_algorithm
+from serendip.behavior import register_behavior_space
 from serendip.experiment import (
     CheckpointError,
     ConfigError,
@@ -20,10 +28,11 @@ from serendip.experiment import (
     resume,
     run,
 )
-from serendip.tasks import make_task, task_spec
+from serendip.experiment.search import Search
+from serendip.tasks import make_task, register_task, task_spec
 from serendip.tasks.gym import GymTask
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "CheckpointError",
@@ -33,8 +42,12 @@ __all__ = [
     "RunConfig",
     "RunInterrupted",
     "RunResult",
+    "Search",
     "load_run",
     "make_task",
+    "register_algorithm",
+    "register_behavior_space",
+    "register_task",
     "resume",
     "run",
     "task_spec",

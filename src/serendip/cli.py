@@ -18,7 +18,7 @@ from serendip.algorithms import ALGORITHMS
 from serendip.experiment.checkpoint import CheckpointError
 from serendip.experiment.config import ConfigError, RunConfig
 from serendip.experiment.runner import RunInterrupted, resume, run
-from serendip.tasks import GYM_SUMMARY, TASKS, TaskError, task_names
+from serendip.tasks import GYM_SUMMARY, TASKS, TaskError, task_names, task_spec
 
 EXIT_USAGE = 2
 EXIT_TASK = 1  # the task failed while running (e.g. a Gymnasium environment raised)
@@ -213,16 +213,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "tasks":
-            for name, factory in TASKS.items():
-                spec = factory.spec
+            for name in TASKS:
+                spec = task_spec(name)
                 print(
                     f"{name:<16} {spec.summary} (genome {spec.genome_size}, horizon {spec.horizon})"
                 )
             print(f"{'gym:<id>':<16} {GYM_SUMMARY}")
             return 0
         if args.command == "algorithms":
-            for name, summary in ALGORITHMS.items():
-                print(f"{name:<16} {summary}")
+            for entry in ALGORITHMS.entries():
+                print(f"{entry.name:<16} {entry.summary}")
             return 0
         if args.command == "resume":
             return _command_resume(args)

@@ -55,6 +55,13 @@ class Scheduler(abc.ABC):
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state` returned (in place, including the generator's state)."""
 
+    def state_dict(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The part contract's ``(arrays, json data)``: a scheduler has no arrays."""
+        return {}, self.state()
+
+    def load_state_dict(self, arrays: dict[str, Any], data: dict[str, Any]) -> None:
+        self.load_state(data)
+
     def _check_state(self, state: dict[str, Any]) -> None:
         if state.get("name") != self.name:
             raise ValueError(f"state is of scheduler {state.get('name')!r}, not {self.name!r}")

@@ -1,4 +1,4 @@
-"""Algorithms: short compositions of exploration, behavior spaces, emitters and schedulers.
+"""Algorithms: short factories that put parts together, registered by name.
 
 | name        | composition                                                            |
 |-------------|------------------------------------------------------------------------|
@@ -12,91 +12,110 @@
 | `stax`      | SERENE's exploitation + TAXONS' learned space (§4)                     |
 | `stax-p`    | STAX with NSGA-II selection                                            |
 | `random`    | N(0, 1) genomes, no selection                                          |
+
+A factory is ``factory(context: BuildContext) -> Algorithm``; it reads the
+sections of ``context.config`` its parts need. Register your own with
+:func:`register_algorithm` (``frames=True`` when it looks at frames, so that
+runs render ``DEFAULT_LEARNED_FRAMES`` of them by default).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from serendip.algorithms.base import EXPLORE, Algorithm, Request
-from serendip.algorithms.random_search import RandomSearch, RandomSearchConfig
-from serendip.algorithms.stax import ExploreExploitSearch, Recipe
+from serendip.algorithms.base import EXPLORE, Algorithm, BuildContext, Request
+from serendip.algorithms.random_search import RandomSearchConfig
+from serendip.registry import Registry
 from serendip.tasks import TaskSpec
 
-RECIPES: dict[str, Recipe] = {
-    "ns": Recipe("novelty search on the task's ground-truth descriptor"),
-    "serene": Recipe(
-        "novelty search + reward emitters and a scheduler (SERENE), ground-truth space",
-        exploit=True,
-    ),
-    "taxons": Recipe(
-        "novelty search in a learned space (autoencoder on frames), novelty or surprise",
-        space="learned",
-        selection="novelty-or-surprise",
-    ),
-    "taxons-p": Recipe(
-        "TAXONS with NSGA-II on (novelty, surprise)", space="learned", selection="pareto"
-    ),
-    "taxo-n": Recipe("TAXONS ablation: novelty only", space="learned", selection="novelty"),
-    "taxo-s": Recipe("TAXONS ablation: surprise only", space="learned", selection="surprise"),
-    "taxons-nt": Recipe(
-        "TAXONS ablation: untrained (random) autoencoder",
-        space="learned",
-        selection="novelty-or-surprise",
-        train=False,
-    ),
-    "stax": Recipe(
-        "STAX: SERENE's emitters in TAXONS' learned space, novelty or surprise",
-        space="learned",
-        selection="novelty-or-surprise",
-        exploit=True,
-    ),
-    "stax-p": Recipe(
-        "STAX with NSGA-II on (novelty, surprise)",
-        space="learned",
-        selection="pareto",
-        exploit=True,
-    ),
-}
+ALGORITHMS = Registry("algorithm")
 
-ALGORITHMS: dict[str, str] = {
-    **{name: recipe.summary for name, recipe in RECIPES.items()},
-    "random": "random search: N(0, 1) genomes, no selection",
-}
+
+def register_algorithm(
+    name: str,
+    factory: Callable[[BuildContext], Algorithm] | str,
+    *,
+    summary: str = "",
+    frames: bool = False,
+    replace: bool = False,
+) -> None:
+    """Add an algorithm: ``factory(context)`` builds it; ``frames``: it looks at frames."""
+    ALGORITHMS.register(name, factory, summary=summary, replace=replace, frames=frames)
+
+
+_BUILT_IN = [
+    ("ns", "ns:ns", "novelty search on the task's ground-truth descriptor", False),
+    (
+        "serene",
+        "serene:serene",
+        "novelty search + reward emitters and a scheduler (SERENE), ground-truth space",
+        False,
+    ),
+    (
+        "taxons",
+        "taxons:taxons",
+        "novelty search in a learned space (autoencoder on frames), novelty or surprise",
+        True,
+    ),
+    ("taxons-p", "taxons:taxons_p", "TAXONS with NSGA-II on (novelty, surprise)", True),
+    ("taxo-n", "taxons:taxo_n", "TAXONS ablation: novelty only", True),
+    ("taxo-s", "taxons:taxo_s", "TAXONS ablation: surprise only", True),
+    ("taxons-nt", "taxons:taxons_nt", "TAXONS ablation: untrained (random) autoencoder", True),
+    (
+        "stax",
+        "stax:stax",
+        "STAX: SERENE's emitters in TAXONS' learned space, novelty or surprise",
+        True,
+    ),
+    ("stax-p", "stax:stax_p", "STAX with NSGA-II on (novelty, surprise)", True),
+    (
+        "random",
+        "random_search:random_search",
+        "random search: N(0, 1) genomes, no selection",
+        False,
+    ),
+]
+for _name, _factory, _summary, _frames in _BUILT_IN:
+    register_algorithm(_name, f"serendip.algorithms.{_factory}", summary=_summary, frames=_frames)
 
 
 def uses_frames(name: str) -> bool:
     """Whether the algorithm looks at frames (its default S is then > 0)."""
-    recipe = RECIPES.get(name)
-    return recipe is not None and recipe.space == "learned"
+    return name in ALGORITHMS and bool(ALGORITHMS[name].traits.get("frames"))
 
 
 def make_algorithm(
-    name: str, *, spec: TaskSpec, config: Any, n_frames: int, seed: int
+    name: str,
+    *,
+    spec: TaskSpec,
+    config: Any,
+    n_frames: int,
+    seed: int,
+    **options: Any,
 ) -> Algorithm:
-    """Build algorithm ``name`` for a task from a run config."""
-    if name == "random":
-        import numpy as np
+    """Build the algorithm registered as ``name`` for a task from a run config.
 
-        return RandomSearch(
-            spec=spec, config=config.random_search, rng=np.random.default_rng([seed, 0])
-        )
-    if name not in RECIPES:
-        raise KeyError(f"unknown algorithm {name!r}; accepted: {', '.join(ALGORITHMS)}")
-    return ExploreExploitSearch(
-        name=name, recipe=RECIPES[name], spec=spec, config=config, n_frames=n_frames, seed=seed
-    )
+    ``options``: ``genome_bounds``, ``initial_genomes`` (see :class:`BuildContext`).
+    """
+    context = BuildContext.for_task(spec, config=config, n_frames=n_frames, seed=seed, **options)
+    return build_algorithm(name, context)
+
+
+def build_algorithm(name: str, context: BuildContext) -> Algorithm:
+    """The algorithm registered as ``name``, built by its factory from ``context``."""
+    return ALGORITHMS[name].load()(context)
 
 
 __all__ = [
     "ALGORITHMS",
     "EXPLORE",
-    "RECIPES",
     "Algorithm",
-    "ExploreExploitSearch",
+    "BuildContext",
     "RandomSearchConfig",
-    "Recipe",
     "Request",
+    "build_algorithm",
     "make_algorithm",
+    "register_algorithm",
     "uses_frames",
 ]

@@ -1,35 +1,73 @@
-"""What every algorithm offers the run loop: ``ask`` a batch, ``tell`` its results.
+"""What every algorithm offers the run loop, and what its factory is given.
 
-Evaluation happens outside the algorithm (in process today, in a pool or on a
-cluster later), and the algorithm's whole state is plain arrays plus a JSON
-object, so a run can be saved and restored exactly.
+An algorithm is driven by ``ask`` (a batch to evaluate) and ``tell`` (its
+results). Evaluation happens outside it (in process, in a pool, on a cluster),
+and its whole state is plain arrays plus a JSON object, so a run can be saved
+and restored exactly. The run loop knows nothing else about it: what a run
+writes beyond the common outputs (the evaluation log, metrics, summary) comes
+from the algorithm (:meth:`Algorithm.archives`, :meth:`Algorithm.tables`,
+:meth:`Algorithm.save_artifacts`).
 """
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from serendip.archives import Agents
-from serendip.tasks import EvaluationBatch
+from serendip.policies import GENOME_HIGH, GENOME_LOW
+from serendip.request import EXPLORE, Request
+from serendip.tasks import EvaluationBatch, TaskSpec
 
-EXPLORE = "explore"
+__all__ = ["EXPLORE", "Algorithm", "BuildContext", "Request"]
 
 
-@dataclass
-class Request:
-    """A batch of genomes to evaluate and the process that asks for it (for the log).
+@dataclass(frozen=True)
+class BuildContext:
+    """What an algorithm's factory builds from: the problem, the config, the seed.
 
-    ``target_area`` is the reward area an emitter works on (-1 for exploration):
-    a label for the log's budget-per-area metric, never read by a decision.
+    Attributes:
+        genome_size: genes per genome.
+        descriptor_bounds: ``((low, high), ...)`` of the ground-truth descriptor, one
+            pair per dimension (empty when the user gives no descriptor).
+        config: the run config; a factory hands each part its own section.
+        n_frames: frames per agent the task renders (S).
+        seed: the run's seed; every random draw derives from it.
+        genome_bounds: genes stay within ``[low, high]``.
+        initial_genomes: the first genomes to evaluate, ``(m, genome_size)``, or None.
+        grid_shape: cells per dimension of the descriptor grid (metrics, MAP-Elites).
+        spec: the task's spec when a run has a task (None under ``Search``).
     """
 
-    genomes: np.ndarray
-    process: str = EXPLORE
-    target_area: int = -1
+    genome_size: int
+    descriptor_bounds: tuple[tuple[float, float], ...]
+    config: Any
+    n_frames: int
+    seed: int
+    genome_bounds: tuple[float, float] = (GENOME_LOW, GENOME_HIGH)
+    initial_genomes: np.ndarray | None = None
+    grid_shape: tuple[int, ...] = ()
+    spec: TaskSpec | None = None
+
+    @property
+    def descriptor_size(self) -> int:
+        return len(self.descriptor_bounds)
+
+    @classmethod
+    def for_task(cls, spec: TaskSpec, **fields: Any) -> BuildContext:
+        """The context of a run on a task: its genome size, descriptor bounds and grid."""
+        bounds = tuple(zip(spec.descriptor_low, spec.descriptor_high, strict=True))
+        return cls(
+            genome_size=spec.genome_size,
+            descriptor_bounds=bounds,
+            grid_shape=tuple(spec.grid_shape),
+            spec=spec,
+            **fields,
+        )
 
 
 class Algorithm(abc.ABC):
@@ -48,26 +86,32 @@ class Algorithm(abc.ABC):
 
     @abc.abstractmethod
     def archives(self) -> dict[str, Agents]:
-        """What the run returns, by name (population, novelty_archive, reward_archive)."""
-
-    def status(self) -> dict[str, float | int]:
-        """Live figures for the progress display."""
-        return {}
+        """What the run returns, by name (e.g. population, novelty_archive, reward_archive)."""
 
     def archive_columns(self) -> dict[str, dict[str, np.ndarray]]:
         """Extra per-row columns for archive tables, by archive name."""
         return {}
 
-    def emitter_records(self) -> list[dict[str, Any]]:
-        """One log record per emitter (empty for algorithms without emitters)."""
-        return []
+    def tables(self) -> dict[str, list[dict[str, Any]]]:
+        """Extra tables of the run directory, ``<name>.parquet``: rows as dicts."""
+        return {}
+
+    def status(self) -> dict[str, float | int]:
+        """Live figures for the progress display, by short name."""
+        return {}
 
     def pop_events(self) -> list[dict[str, Any]]:
-        """Events since the last call (e.g. an autoencoder training) for the run loop."""
+        """Events since the last call (``{"kind": ..., "evaluations": ...}``), for loggers."""
         return []
 
-    def at_chunk_boundary(self) -> bool:
-        """Whether the last ``tell`` closed a chunk of the budget (a checkpoint moment)."""
+    def save_artifacts(self, run_dir: Path) -> None:  # noqa: B027 (optional hook)
+        """Write files of the run directory that grow during the run (after each batch)."""
+
+    def restore_artifacts(self, run_dir: Path) -> None:  # noqa: B027 (optional hook)
+        """After a resume: drop such files written after the loaded state."""
+
+    def checkpoint_ready(self) -> bool:
+        """Whether now is a moment to checkpoint (e.g. between two chunks of the budget)."""
         return True
 
     @abc.abstractmethod
@@ -77,3 +121,13 @@ class Algorithm(abc.ABC):
     @abc.abstractmethod
     def load_state_dict(self, arrays: dict[str, np.ndarray], data: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
+
+
+def prefixed(prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``arrays`` with every key prefixed (composing parts' states)."""
+    return {prefix + key: value for key, value in arrays.items()}
+
+
+def unprefixed(prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays under ``prefix``, with it removed."""
+    return {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}

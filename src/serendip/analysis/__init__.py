@@ -7,7 +7,7 @@ need matplotlib, which ``import serendip`` does not load.
 
 from __future__ import annotations
 
-from serendip.analysis.metrics import (
+from serendip.metrics import (
     LiveMetrics,
     best_reward_per_area,
     budget_per_process,

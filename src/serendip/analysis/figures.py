@@ -14,9 +14,9 @@ import numpy as np
 
 from serendip.experiment.runner import episode_seeds
 from serendip.experiment.storage import atomic_write
+from serendip.metrics import EXPLORE
 from serendip.tasks import TaskError, frame_times, make_task
 
-from .metrics import EXPLORE
 from .plots import (
     EmitterSpan,
     FramesRow,

@@ -764,7 +764,7 @@ def exploration_animation(
     dims = tuple(spec.grid_shape[:2]) if spec is not None else tuple(grid_shape)
     shape = (int(dims[0]), int(dims[1]) if len(dims) > 1 else 1)
     n_cells = shape[0] * shape[1]
-    # The metrics' discretisation (serendip.analysis.metrics.grid_cells) on the first two axes.
+    # The metrics' discretisation (serendip.metrics.grid_cells) on the first two axes.
     scaled = (explore_xy - low) / np.where(high > low, high - low, 1.0) * np.array(shape)
     ok = np.isfinite(scaled).all(axis=1)
     coords = np.floor(np.clip(scaled[ok], 0.0, np.array(shape) - 1.0)).astype(np.int64)

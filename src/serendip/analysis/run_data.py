@@ -2,7 +2,7 @@
 
 A finished run has its ``summary.json`` and ``metrics.parquet``; an interrupted
 one has only its config and evaluation log, so both are recomputed here from the
-log with :mod:`serendip.analysis.metrics` (the same functions the runner uses,
+log with :mod:`serendip.metrics` (the same functions the runner uses,
 so the values agree with what a finished run would have written).
 """
 
@@ -25,9 +25,8 @@ import yaml
 from serendip.archives import Agents
 from serendip.experiment.config import ConfigError, RunConfig
 from serendip.experiment.run_directory import Run
+from serendip.metrics import EXPLORE, metric_curves, summary_metrics
 from serendip.tasks import TaskError, TaskSpec, task_spec
-
-from .metrics import EXPLORE, metric_curves, summary_metrics
 
 RUN_FIELD = "RUN_DIR"
 """Field named in the one-line errors about run directories."""

@@ -134,6 +134,16 @@ class Archive:
     def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
         return self.agents.arrays(prefix)
 
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
+        """The stored agents as plain arrays (no JSON part)."""
+        return self.agents.arrays(), {}
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], data: dict) -> None:
+        """Replace the content in place: whoever holds this archive sees the restored one."""
+        self._storage = Agents.from_arrays(arrays)
+        self._size = len(self._storage)
+        self.version += 1
+
     @classmethod
     def from_agents(cls, agents: Agents) -> Archive:
         archive = cls(

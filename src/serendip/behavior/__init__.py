@@ -1,27 +1,66 @@
 """Behavior spaces: where an evaluated agent's descriptor comes from.
 
-A behavior space turns an :class:`~serendip.tasks.EvaluationBatch` into
-descriptors. The ground-truth space reads the task's hand-designed outcome; the
-learned space (TAXONS, STAX) encodes the agent's frames.
+Spaces follow one contract (:class:`~serendip.behavior.base.BehaviorSpace`) and
+are registered by name. ``ground-truth`` reads the task's hand-designed outcome;
+the learned spaces (``learned_space.encoder``, TAXONS and STAX) encode the
+agent's frames: ``paper`` is the papers' convolutional autoencoder.
+
+A learned space's factory is called as
+``factory(n_frames=S, config=<the learned_space section>, seed=run seed)``; the
+ground-truth space's as ``factory(descriptor_size=D)``.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
+from typing import Any
 
-from serendip.tasks import EvaluationBatch
+from serendip.behavior.base import BehaviorSpace, GroundTruthSpace, SurpriseSpace
+from serendip.registry import Registry
+
+BEHAVIOR_SPACES = Registry("behavior space")
+BEHAVIOR_SPACES.register(
+    "ground-truth", GroundTruthSpace, summary="the task's ground-truth descriptor", learned=False
+)
+BEHAVIOR_SPACES.register(
+    "paper",
+    "serendip.behavior.learned:LearnedSpace",  # imports torch: only when a run uses it
+    summary="TAXONS' convolutional autoencoder over 64x64 frames (latents of S frames)",
+    learned=True,
+)
 
 
-class GroundTruthSpace:
-    """The task's own low-dimensional outcome (e.g. final x, y) as the behavior space."""
+def register_behavior_space(
+    name: str,
+    factory: Callable[..., Any] | str,
+    *,
+    summary: str = "",
+    replace: bool = False,
+) -> None:
+    """Add a learned behavior space, selected by ``learned_space.encoder: NAME``.
 
-    needs_frames = False
-
-    def __init__(self, descriptor_size: int) -> None:
-        self.descriptor_size = descriptor_size
-
-    def describe(self, batch: EvaluationBatch) -> np.ndarray:
-        return np.asarray(batch.descriptors, dtype=np.float64)
+    ``factory(n_frames=S, config=AutoencoderConfig, seed=int)`` returns an object
+    following :class:`BehaviorSpace` (``needs_frames`` true).
+    """
+    BEHAVIOR_SPACES.register(name, factory, summary=summary, replace=replace, learned=True)
 
 
-__all__ = ["GroundTruthSpace"]
+def learned_space_names() -> list[str]:
+    """Names ``learned_space.encoder`` accepts."""
+    return [e.name for e in BEHAVIOR_SPACES.entries() if e.traits.get("learned")]
+
+
+def make_learned_space(name: str, *, n_frames: int, config: Any, seed: int) -> BehaviorSpace:
+    """The learned space registered as ``name``."""
+    return BEHAVIOR_SPACES[name].load()(n_frames=n_frames, config=config, seed=seed)
+
+
+__all__ = [
+    "BEHAVIOR_SPACES",
+    "BehaviorSpace",
+    "GroundTruthSpace",
+    "SurpriseSpace",
+    "learned_space_names",
+    "make_learned_space",
+    "register_behavior_space",
+]

@@ -27,7 +27,10 @@ Adam state and the counters as plain NumPy arrays, and
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,9 @@ __all__ = [
     "load_weights",
     "training_chunks",
 ]
+
+ARTIFACT_DIR = "autoencoder"
+TRAININGS_LOG = "trainings.jsonl"
 
 CHUNK = 128
 """Frames per forward pass at inference: the fastest size on CPU with channels_last."""
@@ -185,6 +191,7 @@ class LearnedSpace:
     """
 
     needs_frames = True
+    measures_surprise = True
 
     def __init__(self, *, n_frames: int, config: AutoencoderConfig, seed: int) -> None:
         if int(n_frames) != n_frames or n_frames < 1:
@@ -197,7 +204,13 @@ class LearnedSpace:
         self._pin_threads()
         self.trainings = 0
         self.reports: list[TrainingReport] = []
+        self._saved = 0  # trainings whose weights and report are in the run directory
         self._initialise(training=0)
+
+    @property
+    def version(self) -> int:
+        """Descriptors change with every training."""
+        return self.trainings
 
     def _initialise(self, training: int) -> None:
         """Fresh weights (from ``(seed, training)``) and a fresh Adam optimizer."""
@@ -238,6 +251,10 @@ class LearnedSpace:
                 images = frames_to_tensor(flat[start : start + CHUNK])
                 latents[start : start + CHUNK] = self.autoencoder.encode(images).numpy()
         return latents.reshape(frames.shape[0], self.descriptor_size)
+
+    def describe_with_surprise(self, batch: EvaluationBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Descriptors and surprise of the batch's frames (see :meth:`encode_with_surprise`)."""
+        return self.encode_with_surprise(batch.frames)
 
     def encode_with_surprise(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Descriptors ``(N, latent_size * S)`` and surprise ``(N,)`` from one forward pass.
@@ -365,6 +382,50 @@ class LearnedSpace:
         return report
 
     # --- state -------------------------------------------------------------------
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The contract's state: :meth:`state_arrays`, no JSON part."""
+        return self.state_arrays(), {}
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], data: dict[str, Any]) -> None:
+        self.load_state_arrays(arrays)
+
+    def status(self) -> dict[str, float | int]:
+        return {"trainings": self.trainings}
+
+    def save_artifacts(self, run_dir: Path, *, evaluations: int = 0) -> None:
+        """After a training: its weights (safetensors) and a line of ``trainings.jsonl``.
+
+        ``autoencoder/training-NNN.safetensors`` holds the weights kept by training
+        NNN; ``autoencoder/trainings.jsonl`` one report per training, with the
+        evaluations done when it ran.
+        """
+        if self._saved >= self.trainings:
+            return
+        directory = Path(run_dir) / ARTIFACT_DIR
+        directory.mkdir(exist_ok=True)
+        self.save_weights(directory / f"training-{self.trainings:03d}.safetensors")
+        with open(directory / TRAININGS_LOG, "a") as handle:
+            for report in self.reports[self._saved :]:
+                line = {"evaluations": int(evaluations), **dataclasses.asdict(report)}
+                handle.write(json.dumps(line) + "\n")
+        self._saved = self.trainings
+
+    def restore_artifacts(self, run_dir: Path) -> None:
+        """Drop the reports and weights written after the state that was loaded."""
+        directory = Path(run_dir) / ARTIFACT_DIR
+        log = directory / TRAININGS_LOG
+        if log.exists():
+            lines = log.read_text().splitlines(keepends=True)
+            if len(lines) > self.trainings:
+                partial = log.with_name(log.name + ".partial")
+                partial.write_text("".join(lines[: self.trainings]))
+                os.replace(partial, log)  # never a half-written log
+        for path in directory.glob("training-*.safetensors"):
+            number = path.stem.removeprefix("training-")
+            if number.isdigit() and int(number) > self.trainings:
+                path.unlink()
+        self._saved = self.trainings
+
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Weights, Adam state, counters and reports as plain NumPy arrays (no pickle).
 
@@ -420,6 +481,7 @@ class LearnedSpace:
             saved = self.optimizer.state_dict()
             self.optimizer.load_state_dict({"state": state, "param_groups": saved["param_groups"]})
         self.trainings = int(arrays["trainings"])
+        self._saved = self.trainings
         self.reports = []
         if "reports.epochs_run" not in arrays:  # reports are informative, not needed to resume
             return

@@ -64,6 +64,8 @@ class AutoencoderConfig:
         threads: torch intra-op threads to set when a space is built; ``None``
             leaves torch's default. Results are bit-identical only for a fixed
             thread count.
+        encoder: the learned behavior space, by registered name (``paper``: the
+            papers' convolutional autoencoder).
     """
 
     latent_size: int = 10
@@ -76,6 +78,7 @@ class AutoencoderConfig:
     max_training_frames: int | None = 1000
     reinitialise: bool = False
     threads: int | None = None
+    encoder: str = "paper"
 
     def __post_init__(self) -> None:
         positive = {

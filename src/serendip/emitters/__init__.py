@@ -29,6 +29,7 @@ def make_emitter(
     sigma0: float,
     rng: np.random.Generator,
     population_size: int = DEFAULT_POPULATION_SIZE,
+    genome_bounds: tuple[float, float] | None = None,
 ) -> Emitter:
     """A new emitter of ``kind`` (one of :data:`EMITTER_KINDS`) around an ancestor."""
     if kind not in _EMITTER_CLASSES:
@@ -40,6 +41,7 @@ def make_emitter(
         sigma0=sigma0,
         rng=rng,
         population_size=population_size,
+        **({} if genome_bounds is None else {"genome_bounds": genome_bounds}),
     )
 
 

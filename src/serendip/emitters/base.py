@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from serendip.archives import AddInfo
+from serendip.policies import GENOME_HIGH, GENOME_LOW
 from serendip.rng import restore_rng, rng_state
 
 DEFAULT_POPULATION_SIZE = 6
@@ -107,6 +109,7 @@ class Emitter(abc.ABC):
         sigma0: float,
         rng: np.random.Generator,
         population_size: int = DEFAULT_POPULATION_SIZE,
+        genome_bounds: tuple[float, float] = (GENOME_LOW, GENOME_HIGH),
     ) -> None:
         genome = np.asarray(ancestor_genome, dtype=np.float64)
         if genome.ndim != 1:
@@ -121,6 +124,7 @@ class Emitter(abc.ABC):
         self.sigma0 = float(sigma0)
         self.rng = rng
         self.population_size = int(population_size)
+        self.genome_bounds = (float(genome_bounds[0]), float(genome_bounds[1]))
         self.history: list[np.ndarray] = []
         self.best_reward = -np.inf
         self.best_genome = genome.copy()
@@ -144,8 +148,14 @@ class Emitter(abc.ABC):
         """The next batch of genomes to evaluate, ``(n, G)``, within the genome bounds."""
 
     @abc.abstractmethod
-    def tell(self, genomes: np.ndarray, rewards: np.ndarray) -> None:
-        """Rewards of the batch the last :meth:`ask` returned (the same genomes, same order)."""
+    def tell(
+        self, genomes: np.ndarray, rewards: np.ndarray, add_info: AddInfo | None = None
+    ) -> None:
+        """Rewards of the batch the last :meth:`ask` returned (the same genomes, same order).
+
+        ``add_info``: what the reward archive did with each of them (pyribs' pattern),
+        for emitters that rank by it; SERENE's emitters rank by reward alone.
+        """
 
     def _record(self, genomes: np.ndarray, rewards: np.ndarray) -> None:
         self.history.append(rewards.copy())
@@ -194,6 +204,7 @@ class Emitter(abc.ABC):
             "ancestor_index": self.ancestor_index,
             "sigma0": self.sigma0,
             "population_size": self.population_size,
+            "genome_bounds": list(self.genome_bounds),
             "rng": rng_state(self.rng),
             "best_reward": None if np.isneginf(self.best_reward) else self.best_reward,
             "ancestor_genome": self.ancestor_genome.copy(),
@@ -214,6 +225,7 @@ class Emitter(abc.ABC):
             "sigma0": float(state["sigma0"]),
             "rng": restore_rng(state[rng_key]),
             "population_size": int(state["population_size"]),
+            "genome_bounds": tuple(state.get("genome_bounds", (GENOME_LOW, GENOME_HIGH))),
         }
 
     def _load_base_state(self, state: dict[str, Any]) -> None:

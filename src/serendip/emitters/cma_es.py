@@ -34,13 +34,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from serendip.archives import AddInfo
 from serendip.emitters.base import Emitter, saved_history
-from serendip.policies import GENOME_HIGH, GENOME_LOW
 from serendip.rng import rng_state
 
 
 class CMAESEmitter(Emitter):
-    """CMA-ES emitter (spec §3): mean = ancestor genome, sigma = sigma0, bounds [-5, 5].
+    """CMA-ES emitter (spec §3): mean = ancestor genome, sigma = sigma0, within the genome bounds.
 
     Its first batch is sampled around the ancestor. cma minimises, so it is told
     the negated rewards. Asking twice without telling returns the same batch again.
@@ -57,7 +57,7 @@ class CMAESEmitter(Emitter):
         self._initial_rng = copy.deepcopy(rng_state(self.rng))
         options = {
             "popsize": self.population_size,
-            "bounds": [GENOME_LOW, GENOME_HIGH],
+            "bounds": list(self.genome_bounds),
             "randn": self._standard_normal,
             "seed": np.nan,  # never seed numpy's global RNG
             "verbose": -9,
@@ -75,7 +75,9 @@ class CMAESEmitter(Emitter):
             self._pending = self.es.ask()
         return np.array(self._pending, dtype=np.float64)
 
-    def tell(self, genomes: np.ndarray, rewards: np.ndarray) -> None:
+    def tell(
+        self, genomes: np.ndarray, rewards: np.ndarray, add_info: AddInfo | None = None
+    ) -> None:
         genomes = np.asarray(genomes, dtype=np.float64)
         rewards = np.asarray(rewards, dtype=np.float64).reshape(-1)
         if self._pending is None:

@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from serendip.archives import AddInfo
 from serendip.emitters.base import Emitter
-from serendip.policies import GENOME_HIGH, GENOME_LOW
 
 
 class ElitistEmitter(Emitter):
@@ -40,7 +40,7 @@ class ElitistEmitter(Emitter):
 
     def _mutants(self, sources: np.ndarray) -> np.ndarray:
         noise = self.rng.normal(0.0, self.sigma0, sources.shape)
-        return np.clip(sources + noise, GENOME_LOW, GENOME_HIGH)
+        return np.clip(sources + noise, *self.genome_bounds)
 
     def ask(self) -> np.ndarray:
         if self._pending is None:
@@ -51,7 +51,9 @@ class ElitistEmitter(Emitter):
             self._pending = self._mutants(sources)
         return self._pending.copy()
 
-    def tell(self, genomes: np.ndarray, rewards: np.ndarray) -> None:
+    def tell(
+        self, genomes: np.ndarray, rewards: np.ndarray, add_info: AddInfo | None = None
+    ) -> None:
         genomes = np.asarray(genomes, dtype=np.float64)
         rewards = np.asarray(rewards, dtype=np.float64).reshape(-1)
         if self._pending is None:

@@ -18,25 +18,21 @@ from typing import Any
 import yaml
 
 from serendip.algorithms import ALGORITHMS, RandomSearchConfig, uses_frames
+from serendip.archives import ARCHIVE_SELECTIONS
+from serendip.behavior import learned_space_names
 from serendip.behavior.training import AutoencoderConfig
 from serendip.emitters import EMITTER_KINDS
+from serendip.errors import ConfigError
 from serendip.evaluation import EvaluationConfig
 from serendip.exploitation import ExploitationConfig
-from serendip.exploration.novelty_search import ARCHIVE_SELECTIONS, NoveltySearchConfig
+from serendip.exploration.novelty_search import NoveltySearchConfig
+from serendip.exploration.rankers import RANKERS
 from serendip.schedulers import SCHEDULERS
 from serendip.tasks import is_gym, task_names
 
 BACKENDS = ("inprocess", "processes", "ray")
 DEFAULT_LEARNED_FRAMES = 2
 MAX_SEED = 2**32 - 1
-
-
-class ConfigError(ValueError):
-    """An invalid configuration value; ``str()`` is one line: ``field: what is wrong``."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        self.field = field_name
-        super().__init__(f"{field_name}: {message}")
 
 
 def _integer(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
@@ -108,6 +104,7 @@ SECTION_RULES: dict[str, dict[str, tuple]] = {
         "k": ("int", 1),
         "archive_insertions": ("int", 0),
         "archive_selection": ("choice", ARCHIVE_SELECTIONS),
+        "selection": ("choice?", RANKERS),
     },
     "random_search": {"batch_size": ("int", 1)},
     "learned_space": {
@@ -121,6 +118,7 @@ SECTION_RULES: dict[str, dict[str, tuple]] = {
         "max_training_frames": ("int?", 2),
         "reinitialise": ("bool",),
         "threads": ("int?", 1),
+        "encoder": ("choice", learned_space_names),  # the registered learned spaces
     },
     "exploitation": {
         "chunk_size": ("int", 1),
@@ -164,11 +162,14 @@ def _check(name: str, rule: tuple, value: Any) -> Any:
             "must be null (start a local Ray cluster), 'auto' or 'host:port' of a running "
             f"cluster; got {value!r}",
         )
+    if kind == "choice?":
+        return None if value is None else _choice(name, value, rule[1])
     if kind == "bool":
         if not isinstance(value, bool):
             raise ConfigError(name, f"must be true or false, got {value!r}")
         return value
-    return _choice(name, value, rule[1])
+    accepted = rule[1]() if callable(rule[1]) else rule[1]
+    return _choice(name, value, accepted)
 
 
 def _section(name: str, cls: type, values: Any) -> Any:
@@ -190,6 +191,25 @@ def _section(name: str, cls: type, values: Any) -> Any:
 
 def _field_names(cls: type) -> str:
     return ", ".join(f.name for f in dataclasses.fields(cls))
+
+
+def import_plugins(value: Any) -> tuple[str, ...]:
+    """Import the modules named by ``plugins`` (a list of module names); their names."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ConfigError("plugins", f"must be a list of module names, got {value!r}")
+    for name in value:
+        if not isinstance(name, str) or not re.fullmatch(
+            r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", name
+        ):
+            raise ConfigError("plugins", f"must be a list of module names, got {name!r}")
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # the plugin's own failure, reported on one line
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ConfigError("plugins", f"cannot import {name!r}: {first}") from None
+    return tuple(value)
 
 
 def read_yaml(path: Path, field_name: str) -> Any:
@@ -226,6 +246,9 @@ class RunConfig:
             an interrupt).
         tensorboard: also write TensorBoard scalars to ``RUN_DIR/tensorboard``
             (needs ``serendip[tensorboard]``).
+        plugins: modules imported before the rest is validated, so that the tasks,
+            algorithms and behavior spaces they register can be named (every process
+            of a run or a sweep imports them again from the config).
         novelty_search: parameters of the exploration process.
         random_search: parameters of random search.
         learned_space: the autoencoder and its training (TAXONS, STAX).
@@ -244,6 +267,7 @@ class RunConfig:
     metrics_every: int = 1000
     checkpoint_every: int = 1000
     tensorboard: bool = False
+    plugins: tuple[str, ...] = ()
     novelty_search: NoveltySearchConfig = field(default_factory=NoveltySearchConfig)
     random_search: RandomSearchConfig = field(default_factory=RandomSearchConfig)
     learned_space: AutoencoderConfig = field(default_factory=AutoencoderConfig)
@@ -258,16 +282,24 @@ class RunConfig:
         return DEFAULT_LEARNED_FRAMES if uses_frames(self.algorithm) else 0
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> RunConfig:
-        """Validate a mapping (from YAML or flags); missing fields take their defaults."""
+    def from_dict(cls, values: dict[str, Any] | None, *, external_task: bool = False) -> RunConfig:
+        """Validate a mapping (from YAML or flags); missing fields take their defaults.
+
+        ``external_task``: the caller evaluates (``serendip.Search``), so ``task`` is
+        a free label rather than a registered task.
+        """
         values = dict(values or {})
         accepted = _field_names(cls)
         for key in values:
             if key not in {f.name for f in dataclasses.fields(cls)}:
                 raise ConfigError(str(key), f"unknown field; accepted: {accepted}")
         merged = {**{f.name: getattr(cls(), f.name) for f in dataclasses.fields(cls)}, **values}
+        plugins = import_plugins(merged["plugins"])
         task = merged["task"]
-        if not is_gym(task):
+        if external_task:
+            if not isinstance(task, str):
+                raise ConfigError("task", f"must be a name, got {task!r}")
+        elif not is_gym(task):
             task = _choice("task", task, task_names())
         reward_threshold = merged["reward_threshold"]
         if reward_threshold is not None:
@@ -291,7 +323,7 @@ class RunConfig:
             raise ConfigError("out", f"must be a directory path, got {out!r}")
         return cls(
             task=task,
-            algorithm=_choice("algorithm", merged["algorithm"], list(ALGORITHMS)),
+            algorithm=_choice("algorithm", merged["algorithm"], ALGORITHMS.names()),
             budget=_integer("budget", merged["budget"], low=1),
             seed=_integer("seed", merged["seed"], low=0, high=MAX_SEED),
             out=None if out is None else str(out),
@@ -303,6 +335,7 @@ class RunConfig:
             metrics_every=_integer("metrics_every", merged["metrics_every"], low=1),
             checkpoint_every=_integer("checkpoint_every", merged["checkpoint_every"], low=0),
             tensorboard=_check("tensorboard", ("bool",), merged["tensorboard"]),
+            plugins=plugins,
             novelty_search=_section(
                 "novelty_search", NoveltySearchConfig, merged["novelty_search"]
             ),
@@ -324,7 +357,9 @@ class RunConfig:
         return cls.from_dict({**values, **(overrides or {})})
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        values = dataclasses.asdict(self)
+        values["plugins"] = list(self.plugins)
+        return values
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)

@@ -8,9 +8,8 @@ in whatever split it is evaluated.
 
 from __future__ import annotations
 
-import dataclasses
+import importlib.metadata
 import importlib.util
-import json
 import shutil
 import signal
 import threading
@@ -27,10 +26,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from serendip.algorithms import EXPLORE, Algorithm, make_algorithm
-from serendip.analysis.metrics import LiveMetrics, metric_curves, summary_metrics
 from serendip.evaluation import Evaluator, make_evaluator
 from serendip.experiment.checkpoint import (
-    CHECKPOINT_DIR,
     CheckpointError,
     CheckpointWriter,
     checkpoint_files,
@@ -39,8 +36,10 @@ from serendip.experiment.checkpoint import (
 from serendip.experiment.config import ConfigError, RunConfig
 from serendip.experiment.evaluation_log import LOG_NAME, EvaluationLogWriter, read_evaluations
 from serendip.experiment.run_directory import prepare_run_dir
+from serendip.experiment.search import Search
 from serendip.experiment.storage import agents_table, write_json, write_table, write_text
 from serendip.experiment.tensorboard import Scalars
+from serendip.metrics import LiveMetrics, metric_curves, summary_metrics
 from serendip.tasks import Task, TaskError, TaskSpec, make_task
 
 
@@ -241,17 +240,27 @@ class _Loop:
         self.checkpoints = CheckpointWriter(run_dir)
         self.live = LiveMetrics(spec)
         self.done = self.batches = self.last_checkpoint = 0
+        # The algorithm is driven through the ask/tell front users drive, which keeps
+        # the evaluation indices: one code path.
+        self.search = Search.around(algorithm, config)
         self.seconds_before = 0.0  # wall time of earlier sessions of this run
         self.scalars: Scalars | None = None
         if config.tensorboard:
             self.scalars = Scalars(run_dir / "tensorboard", every=config.metrics_every)
 
     def start_over(self) -> None:
-        """Clear what a run killed before its first checkpoint wrote (config.yaml stays)."""
-        for name in (LOG_NAME, "autoencoder", CHECKPOINT_DIR, "archives"):
-            shutil.rmtree(self.run_dir / name, ignore_errors=True)
-        for name in ("metrics.parquet", "emitters.parquet"):
-            (self.run_dir / name).unlink(missing_ok=True)
+        """Clear what a run killed before its first checkpoint wrote (config.yaml stays).
+
+        The run directory belongs to the run (it was empty or new when the run
+        started), so everything but the config goes, whichever part wrote it.
+        """
+        for path in self.run_dir.iterdir():
+            if path.name == "config.yaml":
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
         self.log = EvaluationLogWriter(self.run_dir / LOG_NAME)
         self.checkpoints = CheckpointWriter(self.run_dir)
 
@@ -259,14 +268,22 @@ class _Loop:
         self, arrays: dict[str, np.ndarray], data: dict[str, Any], stored: dict[str, set[int]]
     ) -> None:
         loop = data["loop"]
+        if "state_version" not in data["algorithm"]:
+            raise ConfigError(
+                "run_dir",
+                f"{str(self.run_dir)!r} was checkpointed by serendip 0.1.0, whose state this "
+                f"version ({_version()}) does not read; finish it with serendip 0.1.0 or run it "
+                "again (nothing was changed)",
+            )
         self.algorithm.load_state_dict(arrays, data["algorithm"])
+        self.algorithm.restore_artifacts(self.run_dir)
         self.done = self.last_checkpoint = int(loop["evaluations"])
+        self.search.evaluations = self.done
         self.batches = int(loop["batches"])
         self.seconds_before = float(loop["wall_seconds"])
         self.log = EvaluationLogWriter(self.run_dir / LOG_NAME, first_part=int(loop["log_parts"]))
         self.log.restore(arrays)
         self.checkpoints = CheckpointWriter.resuming(self.run_dir, data, stored)
-        _truncate_lines(self.run_dir / "autoencoder" / "trainings.jsonl", loop["trainings"])
         try:
             logged = read_evaluations(self.run_dir)
         except FileNotFoundError:  # every row is still in the checkpoint's buffer
@@ -293,13 +310,12 @@ class _Loop:
         overlap = set(arrays) & set(pending)
         if overlap:
             raise RuntimeError(f"algorithm state arrays clash with the log's: {sorted(overlap)}")
-        trainings = self.run_dir / "autoencoder" / "trainings.jsonl"
         loop = {
             "evaluations": self.done,
             "batches": self.batches,
             "log_parts": self.log.next_part,
             "wall_seconds": wall_seconds,
-            "trainings": len(trainings.read_text().splitlines()) if trainings.exists() else 0,
+            "serendip": _version(),
         }
         self.checkpoints.save(self.done, {**arrays, **pending}, {"loop": loop, "algorithm": data})
         self.last_checkpoint = self.done
@@ -351,7 +367,7 @@ class _Loop:
                         every
                         and self.done < config.budget
                         and self.done - self.last_checkpoint >= every
-                        and algorithm.at_chunk_boundary()
+                        and algorithm.checkpoint_ready()
                     ):
                         self.checkpoint(elapsed())
             finally:
@@ -367,16 +383,16 @@ class _Loop:
         return RunResult(path=self.run_dir, summary=summary, algorithm=algorithm)
 
     def _batch(self, evaluator: Any) -> None:
-        """Ask, evaluate, tell and log one batch."""
+        """Ask, evaluate, tell and log one batch (through the same ``Search`` users drive)."""
         config, algorithm = self.config, self.algorithm
-        request = algorithm.ask(config.budget - self.done)
-        n = len(request.genomes)
-        if n == 0:
-            raise RuntimeError(f"algorithm {config.algorithm!r} asked for no evaluation")
-        indices = np.arange(self.done, self.done + n, dtype=np.int64)
-        seeds = episode_seeds(config.seed, indices)
+        search = self.search
+        genomes = search.ask()
+        request = search.pending
+        assert request is not None
+        n = len(genomes)
+        seeds = episode_seeds(config.seed, np.arange(self.done, self.done + n, dtype=np.int64))
         batch = evaluator.evaluate(request.genomes, episode_seeds=seeds)
-        algorithm.tell(request, batch, indices)
+        indices = search.tell_batch(batch)
         self.log.append(
             indices=indices,
             process=request.process,
@@ -395,38 +411,31 @@ class _Loop:
             self.scalars.batch(self.done, self.live, algorithm.status())
 
 
-def _truncate_lines(path: Path, keep: int) -> None:
-    """Keep the first ``keep`` lines of a text file (lines written after a checkpoint go)."""
-    if path.exists():
-        lines = path.read_text().splitlines(keepends=True)
-        if len(lines) > keep:
-            write_text(path, "".join(lines[:keep]))
+def _version() -> str:
+    """The installed serendip's version (written into checkpoints)."""
+    try:
+        return importlib.metadata.version("serendip")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _status_text(status: dict[str, float | int]) -> str:
+    """The algorithm's live figures, as it names them (shares as percentages)."""
     parts = []
-    if "emitters" in status:
-        parts.append(f"emitters {status['emitters']}+{status['candidates']}c")
-        parts.append(f"explore {status['explore_share']:.0%}")
-    if "trainings" in status:
-        parts.append(f"AE x{status['trainings']}")
+    for name, value in status.items():
+        if name.endswith("_share"):
+            parts.append(f"{name.removesuffix('_share')} {value:.0%}")
+        elif name not in ("novelty_archive", "reward_archive"):  # shown by the bar already
+            parts.append(f"{name} {value:,}" if isinstance(value, int) else f"{name} {value:.3g}")
     return " ".join(parts)
 
 
 def _save_artifacts(run_dir: Path, algorithm: Algorithm, scalars: Scalars | None) -> None:
-    """Autoencoder weights after every training, and the training reports."""
+    """What the algorithm's parts write as the run goes (e.g. weights after each training)."""
+    algorithm.save_artifacts(run_dir)
     for event in algorithm.pop_events():
-        if event["kind"] != "training":
-            continue
-        report = event["report"]
-        if scalars is not None:
-            scalars.training(event["evaluations"], report)
-        directory = run_dir / "autoencoder"
-        directory.mkdir(exist_ok=True)
-        algorithm.space.save_weights(directory / f"training-{report.training:03d}.safetensors")  # type: ignore[attr-defined]
-        line = json.dumps({"evaluations": event["evaluations"], **dataclasses.asdict(report)})
-        with open(directory / "trainings.jsonl", "a") as handle:
-            handle.write(line + "\n")
+        if scalars is not None and event.get("kind") == "training":
+            scalars.training(event["evaluations"], event["report"])
 
 
 def write_results(
@@ -449,9 +458,9 @@ def write_results(
     for name, agents in algorithm.archives().items():
         table = agents_table(agents, columns.get(name))
         write_table(run_dir / "archives" / f"{name}.parquet", table)
-    records = algorithm.emitter_records()
-    if records:
-        write_table(run_dir / "emitters.parquet", pa.Table.from_pylist(records))
+    for name, rows in algorithm.tables().items():
+        if rows:
+            write_table(run_dir / f"{name}.parquet", pa.Table.from_pylist(rows))
     figures = summary_metrics(evaluations, spec)
     summary = {
         "task": config.task,

@@ -10,21 +10,19 @@ offspring by the selection criterion survive.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from serendip.archives import Agents, Archive
-from serendip.novelty import novelty
-from serendip.pareto import nsga2_select
+from serendip.archives import ARCHIVE_SELECTIONS, Agents, NoveltyArchive, RewardArchive
+from serendip.behavior import BehaviorSpace
+from serendip.exploration.rankers import NOVELTY, SURPRISE, Ranker, TopRanker
+from serendip.novelty import ReferenceSet, novelty
 from serendip.policies import GENOME_HIGH, GENOME_LOW, random_genomes
+from serendip.rng import restore_rng, rng_state
 from serendip.tasks import EvaluationBatch
 
-ARCHIVE_SELECTIONS = ("random", "novel")
-# Survivor selection criteria: NS and SERENE use novelty; TAXONS/STAX flip a fair coin
-# between novelty and surprise every generation; the -P variants run NSGA-II on both;
-# the ablations use one of the two.
-SELECTIONS = ("novelty", "surprise", "novelty-or-surprise", "pareto")
+__all__ = ["ARCHIVE_SELECTIONS", "NoveltySearch", "NoveltySearchConfig", "evaluated_agents"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +36,9 @@ class NoveltySearchConfig:
         k: nearest neighbours in the novelty.
         archive_insertions: offspring added to the novelty archive per generation.
         archive_selection: ``"random"`` (uniform) or ``"novel"`` (the most novel).
+        selection: survivor selection (a ranker of :mod:`serendip.exploration.rankers`);
+            ``None`` takes the algorithm's own (novelty for NS and SERENE, the coin
+            between novelty and surprise for TAXONS and STAX).
     """
 
     population_size: int = 100
@@ -46,22 +47,10 @@ class NoveltySearchConfig:
     k: int = 15
     archive_insertions: int = 5
     archive_selection: str = "random"
+    selection: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class BehaviorSpace(Protocol):
-    descriptor_size: int
-    needs_frames: bool
-
-    def describe(self, batch: EvaluationBatch) -> np.ndarray: ...
-
-
-class SurpriseSpace(BehaviorSpace, Protocol):
-    def encode(self, frames: np.ndarray) -> np.ndarray: ...
-
-    def encode_with_surprise(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def evaluated_agents(
@@ -87,11 +76,13 @@ class NoveltySearch:
         genome_size: policy genome length.
         ground_truth_size: size of the task's ground-truth descriptor.
         space: where descriptors come from.
-        reward_archive: shared archive of rewarding agents (a reference for novelty).
-        rng: this process's generator (mutations, archive draws, criterion coin).
-        selection: survivor selection criterion, one of :data:`SELECTIONS`; the
-            criteria other than ``"novelty"`` need a space that measures surprise.
-        n_frames: frames per agent kept with the agents (0 for hand-designed spaces).
+        reward_archive: the shared archive of rewarding agents (a reference for novelty).
+        rng: this process's generator (initial genomes, mutations, archive draws, coin).
+        ranker: survivor selection; one that needs surprise needs a space measuring it.
+        n_frames: frames per agent kept with the agents (0 when the space needs none).
+        genome_bounds: genes are clipped to ``[low, high]``.
+        initial_genomes: the initial population, ``(m, genome_size)``; default:
+            ``population_size`` genomes with genes ~ N(0, 1) clipped to the bounds.
     """
 
     def __init__(
@@ -101,22 +92,28 @@ class NoveltySearch:
         genome_size: int,
         ground_truth_size: int,
         space: BehaviorSpace,
-        reward_archive: Archive,
+        reward_archive: RewardArchive,
         rng: np.random.Generator,
-        selection: str = "novelty",
+        ranker: Ranker | None = None,
         n_frames: int = 0,
+        genome_bounds: tuple[float, float] = (GENOME_LOW, GENOME_HIGH),
+        initial_genomes: np.ndarray | None = None,
     ) -> None:
-        if selection not in SELECTIONS:
-            raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
         self.config = config
         self.genome_size = genome_size
         self.space = space
         self.rng = rng
-        self.selection = selection
+        self.ranker: Ranker = ranker if ranker is not None else TopRanker(NOVELTY)
+        if SURPRISE in self.ranker.criteria and not space.measures_surprise:
+            raise ValueError(f"ranker {self.ranker.name!r} needs a space that measures surprise")
         self.reward_archive = reward_archive
         self.n_frames = n_frames
+        self.genome_bounds = (float(genome_bounds[0]), float(genome_bounds[1]))
+        self.initial_genomes = None if initial_genomes is None else np.array(initial_genomes)
         sizes = (genome_size, space.descriptor_size, ground_truth_size, n_frames)
-        self.novelty_archive = Archive(*sizes)
+        self.novelty_archive = NoveltyArchive(
+            *sizes, insertions=config.archive_insertions, selection=config.archive_selection
+        )
         self.population = Agents.empty(*sizes)
         self.population_novelty = np.empty(0)
         self.population_surprise = np.empty(0)
@@ -126,27 +123,31 @@ class NoveltySearch:
         self.last_generation_genomes = np.empty((0, genome_size))
         self.last_generation_indices = np.empty(0, dtype=np.int64)
         self.generation = 0
-        self.last_criterion = "novelty"
+        self.last_criterion = NOVELTY
+        self._reference_key: tuple[int, ...] | None = None
+        self._reference: ReferenceSet | None = None
 
     # --- ask / tell ------------------------------------------------------------------
     def ask(self, max_evaluations: int) -> np.ndarray:
         """The initial population first, then the offspring of the population."""
         if len(self.population) == 0:
+            if self.initial_genomes is not None:
+                return self.initial_genomes[:max_evaluations].copy()
             n = min(self.config.population_size, max_evaluations)
-            return random_genomes(self.rng, n, self.genome_size)
+            return random_genomes(self.rng, n, self.genome_size, self.genome_bounds)
         parents = np.repeat(np.arange(len(self.population)), self.config.offspring_per_parent)
         noise = self.rng.normal(0.0, self.config.mutation_sigma, (parents.size, self.genome_size))
-        offspring = np.clip(self.population.genomes[parents] + noise, GENOME_LOW, GENOME_HIGH)
+        offspring = np.clip(self.population.genomes[parents] + noise, *self.genome_bounds)
         return offspring[:max_evaluations]
 
     def tell(self, genomes: np.ndarray, batch: EvaluationBatch, indices: np.ndarray) -> Agents:
         """Integrate an evaluated batch (initial population or offspring); returns it as agents."""
         initial = len(self.population) == 0
-        # The criterion is drawn before encoding: surprise (a decoder pass) is computed
+        # The ranker is drawn before encoding: surprise (a decoder pass) is computed
         # only in generations that select on it, and lazily for survivors that lack it.
-        criterion = "novelty" if initial else self._draw_criterion()
-        if criterion != "novelty":
-            descriptors, surprise = self.space.encode_with_surprise(batch.frames)  # type: ignore[attr-defined]
+        ranker = self.ranker if initial else self._draw_ranker()
+        if not initial and SURPRISE in ranker.criteria:
+            descriptors, surprise = self.space.describe_with_surprise(batch)  # type: ignore[attr-defined]
         else:
             descriptors, surprise = self.space.describe(batch), np.full(len(genomes), np.nan)
         agents = evaluated_agents(genomes, batch, indices, descriptors)
@@ -160,30 +161,31 @@ class NoveltySearch:
             self.last_generation_genomes = agents.genomes
             self.last_generation_indices = agents.indices
         else:
-            self._generation(agents, surprise, criterion)
+            self._generation(agents, surprise, ranker)
         # Every exploration agent with a reward is kept (and, in SERENE/STAX, seeds emitters).
-        self.reward_archive.add(agents.take(agents.rewards > 0))
+        self.reward_archive.offer(agents)
         self.generation += 1
         return agents
 
-    def _draw_criterion(self) -> str:
-        """This generation's criterion: TAXONS flips a fair coin between novelty and surprise."""
-        criterion = self.selection
-        if criterion == "novelty-or-surprise":
-            criterion = "novelty" if self.rng.random() < 0.5 else "surprise"
-        self.last_criterion = criterion
-        return criterion
+    def _draw_ranker(self) -> Ranker:
+        """This generation's ranker: TAXONS flips a fair coin between novelty and surprise."""
+        ranker = self.ranker.draw(self.rng)
+        self.last_criterion = ranker.name
+        return ranker
 
     def _generation(
-        self, offspring: Agents, offspring_surprise: np.ndarray, criterion: str
+        self, offspring: Agents, offspring_surprise: np.ndarray, ranker: Ranker
     ) -> None:
-        if criterion != "novelty":
+        if SURPRISE in ranker.criteria:
             self._fill_population_surprise()
         candidates = Agents.concat(self.population, offspring)
         novelty_scores = self.novelty_of(candidates, candidates)
         surprise_scores = np.concatenate([self.population_surprise, offspring_surprise])
-        self._insert_into_archive(offspring, novelty_scores[len(self.population) :])
-        survivors = self.select(novelty_scores, surprise_scores, criterion)
+        self.novelty_archive.add_generation(
+            offspring, novelty_scores[len(self.population) :], self.rng
+        )
+        scores = {NOVELTY: novelty_scores, SURPRISE: surprise_scores}
+        survivors = ranker.select(scores, self.config.population_size)
         self.last_offspring = offspring
         self.last_generation_genomes = candidates.genomes
         self.last_generation_indices = candidates.indices
@@ -192,39 +194,56 @@ class NoveltySearch:
         self.population_surprise = surprise_scores[survivors]
 
     def _fill_population_surprise(self) -> None:
-        """Surprise (current autoencoder) of the members that entered without one."""
+        """Surprise (current space) of the members that entered without one."""
         missing = np.flatnonzero(np.isnan(self.population_surprise))
         if missing.size:
             self.population_surprise[missing] = self.space.surprise(  # type: ignore[attr-defined]
                 self.population.frames[missing]
             )
 
-    def select(
-        self, novelty_scores: np.ndarray, surprise_scores: np.ndarray, criterion: str
-    ) -> np.ndarray:
-        """Rows of population ∪ offspring that survive: (mu + lambda) by ``criterion``."""
-        mu = self.config.population_size
-        if criterion == "pareto":
-            return nsga2_select(np.stack([novelty_scores, surprise_scores], axis=1), mu)
-        scores = novelty_scores if criterion == "novelty" else surprise_scores
-        return np.argsort(-scores, kind="stable")[:mu]
-
     def reencode(self) -> None:
         """Recompute descriptors of the population, the last offspring and the novelty archive.
 
-        Called after the learned space changes. The population's novelty is
-        recomputed too, since every distance has changed; its surprise is
-        forgotten and measured again (lazily) by the next generation that needs it.
+        Called after the space changes. The population's novelty is recomputed too,
+        since every distance has changed; its surprise is forgotten and measured
+        again (lazily) by the next generation that needs it.
         """
         population = self.population
-        population.descriptors = self.space.encode(population.frames)  # type: ignore[attr-defined]
+        population.descriptors = self.space.encode(population.frames)
         self.population_surprise = np.full(len(population), np.nan)
         if len(self.novelty_archive):
             archived = self.novelty_archive.agents.frames
-            self.novelty_archive.set_descriptors(self.space.encode(archived))  # type: ignore[attr-defined]
+            self.novelty_archive.set_descriptors(self.space.encode(archived))
         if len(self.last_offspring):
-            self.last_offspring.descriptors = self.space.encode(self.last_offspring.frames)  # type: ignore[attr-defined]
+            self.last_offspring.descriptors = self.space.encode(self.last_offspring.frames)
         self.population_novelty = self.novelty_of(population, population)
+
+    def stored_agents(self) -> Agents:
+        """Every agent this process holds: novelty archive, population, last offspring."""
+        return Agents.concat(self.novelty_archive.agents, self.population, self.last_offspring)
+
+    def reference(self) -> ReferenceSet:
+        """Population ∪ novelty archive ∪ reward archive, prepared for novelty queries.
+
+        Emitters query it every generation while it rarely changes (a generation,
+        an archive insertion, a new space), so it is rebuilt only then.
+        """
+        key = (
+            self.generation,
+            self.novelty_archive.version,
+            self.reward_archive.version,
+            self.space.version,
+        )
+        if self._reference_key != key:
+            population = self.population
+            archive = self.novelty_archive.agents
+            rewarded = self.reward_archive.agents
+            self._reference = ReferenceSet(
+                np.concatenate([population.descriptors, archive.descriptors, rewarded.descriptors]),
+                np.concatenate([population.indices, archive.indices, rewarded.indices]),
+            )
+            self._reference_key = key
+        return self._reference
 
     def novelty_of(self, queries: Agents, current: Agents) -> np.ndarray:
         """Novelty against ``current`` (population ∪ offspring) ∪ both archives."""
@@ -234,17 +253,10 @@ class NoveltySearch:
         ids = np.concatenate([current.indices, archive.indices, rewarded.indices])
         return novelty(queries.descriptors, queries.indices, reference, ids, k=self.config.k)
 
-    def _insert_into_archive(self, offspring: Agents, offspring_novelty: np.ndarray) -> None:
-        n = min(self.config.archive_insertions, len(offspring))
-        if self.config.archive_selection == "novel":
-            chosen = np.argsort(-offspring_novelty, kind="stable")[:n]
-        else:
-            chosen = self.rng.choice(len(offspring), size=n, replace=False)
-        self.novelty_archive.add(offspring.take(np.sort(chosen)))
-
     # --- state -------------------------------------------------------------------
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        return {
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Population, archive, last generation, generator and counters (no pickle)."""
+        arrays = {
             **self.population.arrays("population."),
             "population.novelty": self.population_novelty,
             "population.surprise": self.population_surprise,
@@ -253,12 +265,27 @@ class NoveltySearch:
             "last_generation_genomes": self.last_generation_genomes,
             "last_generation_indices": self.last_generation_indices,
         }
+        data = {
+            "rng": rng_state(self.rng),
+            "generation": self.generation,
+            "last_criterion": self.last_criterion,
+        }
+        return arrays, data
 
-    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+    def load_state_dict(self, arrays: dict[str, np.ndarray], data: dict) -> None:
         self.population = Agents.from_arrays(arrays, "population.")
         self.population_novelty = np.asarray(arrays["population.novelty"])
         self.population_surprise = np.asarray(arrays["population.surprise"])
-        self.novelty_archive = Archive.from_agents(Agents.from_arrays(arrays, "novelty_archive."))
+        archived = {
+            k.removeprefix("novelty_archive."): v
+            for k, v in arrays.items()
+            if k.startswith("novelty_archive.")
+        }
+        self.novelty_archive.load_state_dict(archived, {})
         self.last_offspring = Agents.from_arrays(arrays, "last_offspring.")
         self.last_generation_genomes = np.asarray(arrays["last_generation_genomes"])
         self.last_generation_indices = np.asarray(arrays["last_generation_indices"])
+        self.rng = restore_rng(data["rng"])
+        self.generation = int(data["generation"])
+        self.last_criterion = data["last_criterion"]
+        self._reference_key = None

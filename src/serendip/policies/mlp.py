@@ -22,9 +22,14 @@ GENOME_LOW = -5.0
 GENOME_HIGH = 5.0
 
 
-def random_genomes(rng: np.random.Generator, n: int, genome_size: int) -> np.ndarray:
+def random_genomes(
+    rng: np.random.Generator,
+    n: int,
+    genome_size: int,
+    bounds: tuple[float, float] = (GENOME_LOW, GENOME_HIGH),
+) -> np.ndarray:
     """Initial genomes: every gene ~ N(0, 1), clipped to the genome bounds."""
-    return np.clip(rng.standard_normal((n, genome_size)), GENOME_LOW, GENOME_HIGH)
+    return np.clip(rng.standard_normal((n, genome_size)), *bounds)
 
 
 def _squash(x: np.ndarray) -> np.ndarray:

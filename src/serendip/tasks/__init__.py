@@ -1,15 +1,17 @@
 """Tasks: batched, deterministic sparse-reward environments.
 
-``make_task(name, n_frames=S)`` builds one by name; ``TASKS`` lists the built-in
-ones. ``gym:<id>`` names any registered Gymnasium environment (it needs a
-``reward_threshold``); :class:`~serendip.tasks.gym.GymTask` also takes an
-environment factory directly.
+``make_task(name, n_frames=S)`` builds one by name from the ``TASKS`` registry,
+where the built-in tasks are registered like a user's own
+(:func:`register_task`). ``gym:<id>`` names any registered Gymnasium
+environment (it needs a ``reward_threshold``); :class:`~serendip.tasks.gym.GymTask`
+also takes an environment factory directly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from serendip.registry import Registry
 from serendip.tasks.ant_maze import AntMaze
 from serendip.tasks.arm import RedundantArm, RedundantArmDistractors
 from serendip.tasks.base import (
@@ -25,14 +27,32 @@ from serendip.tasks.curling import Curling
 from serendip.tasks.maze import HardMaze
 from serendip.tasks.point import PointTask
 
-TASKS: dict[str, Callable[..., Task]] = {
+TASKS = Registry("task")
+for _name, _task in {
     "arm": RedundantArm,
     "arm-distractors": RedundantArmDistractors,
     "curling": Curling,
     "maze": HardMaze,
     "ant-maze": AntMaze,
     "point": PointTask,
-}
+}.items():
+    TASKS.register(_name, _task, summary=_task.spec.summary)
+
+
+def register_task(
+    name: str, factory: Callable[..., Task] | str, *, summary: str = "", replace: bool = False
+) -> None:
+    """Add a task: ``factory(n_frames=S)`` returns a :class:`Task` whose ``spec.name`` is ``name``.
+
+    ``summary`` defaults to the task's ``spec.summary`` when the factory has a
+    ``spec`` attribute (a Task class).
+    """
+    if name.startswith(GYM_PREFIX):
+        raise ValueError(f"task names starting with {GYM_PREFIX!r} are Gymnasium ids")
+    spec = getattr(factory, "spec", None)
+    TASKS.register(name, factory, summary=summary or getattr(spec, "summary", ""), replace=replace)
+
+
 GYM_PREFIX = "gym:"
 GYM_SUMMARY = "any Gymnasium environment: gym:<id> with a reward threshold on the return"
 
@@ -43,7 +63,7 @@ def is_gym(name: str) -> bool:
 
 def task_names() -> list[str]:
     """Every accepted task name, ``gym:<id>`` standing for the Gymnasium ones."""
-    return [*TASKS, "gym:<id>"]
+    return [*TASKS.names(), "gym:<id>"]
 
 
 def task_spec(name: str, *, reward_threshold: float | None = None) -> TaskSpec:
@@ -52,7 +72,15 @@ def task_spec(name: str, *, reward_threshold: float | None = None) -> TaskSpec:
         return make_task(name, reward_threshold=reward_threshold).spec
     if name not in TASKS:
         raise KeyError(f"unknown task {name!r}; accepted: {', '.join(task_names())}")
-    return TASKS[name].spec  # type: ignore[attr-defined]
+    factory = TASKS[name].load()
+    spec = getattr(factory, "spec", None)
+    if isinstance(spec, TaskSpec):
+        return spec
+    task = factory(n_frames=0)  # a factory function: build one to read its spec
+    try:
+        return task.spec
+    finally:
+        task.close()
 
 
 def make_task(name: str, *, n_frames: int = 0, reward_threshold: float | None = None) -> Task:
@@ -71,7 +99,7 @@ def make_task(name: str, *, n_frames: int = 0, reward_threshold: float | None = 
         )
     if name not in TASKS:
         raise KeyError(f"unknown task {name!r}; accepted: {', '.join(task_names())}")
-    return TASKS[name](n_frames=n_frames)
+    return TASKS[name].load()(n_frames=n_frames)
 
 
 __all__ = [
@@ -86,6 +114,7 @@ __all__ = [
     "frame_times",
     "is_gym",
     "make_task",
+    "register_task",
     "task_names",
     "task_spec",
 ]

@@ -84,8 +84,6 @@ from serendip.tasks import render
 from serendip.tasks.base import RewardArea, Task, TaskSpec
 from serendip.tasks.numba_threads import use_numba_thread_pool
 
-use_numba_thread_pool()
-
 TABLE_HALF_SIZE = 1.5
 WALL_THICKNESS = 0.1  # drawn only: the walls are half-planes in the physics
 BALL_RADIUS = 0.15
@@ -363,6 +361,7 @@ class Curling(Task):
 
     def __init__(self, *, n_frames: int = 0) -> None:
         super().__init__(n_frames=n_frames)
+        use_numba_thread_pool()  # before this task's parallel rollout kernel first runs
         self._policy_shape = self.policy.shape
         self._background = self._draw_background()
 
@@ -378,6 +377,7 @@ class Curling(Task):
         step_batch(state.values, np.ascontiguousarray(actions, dtype=np.float64))
 
     def advance(self, state: CurlingState, genomes: np.ndarray, steps: int) -> None:
+        use_numba_thread_pool()  # also in workers, which unpickle the task
         rollout(state.values, genomes, self._policy_shape, steps)
 
     def outcome(self, state: CurlingState) -> tuple[np.ndarray, np.ndarray]:

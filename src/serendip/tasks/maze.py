@@ -89,8 +89,6 @@ from serendip.tasks import render
 from serendip.tasks.base import RewardArea, Task, TaskSpec
 from serendip.tasks.numba_threads import use_numba_thread_pool
 
-use_numba_thread_pool()
-
 RADIUS = 0.015
 AXLE = 2 * RADIUS
 START = (0.15, 0.15)
@@ -451,6 +449,7 @@ class HardMaze(Task):
 
     def __init__(self, *, n_frames: int = 0) -> None:
         super().__init__(n_frames=n_frames)
+        use_numba_thread_pool()  # before this task's parallel rollout kernel first runs
         self._policy_shape = self.policy.shape
         self._background = self._draw_background()
         self._robot_radius = max(1.5, self.viewport.length(RADIUS))
@@ -475,6 +474,7 @@ class HardMaze(Task):
 
     def advance(self, state: MazeState, genomes: np.ndarray, steps: int) -> None:
         if steps > 0:
+            use_numba_thread_pool()  # also in workers, which unpickle the task
             rollout_robots(
                 state.position,
                 state.heading,

@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 
+from serendip.archives.grid import grid_cells as archive_grid_cells
+
 if TYPE_CHECKING:
     from serendip.tasks.base import TaskSpec
 
@@ -60,7 +62,9 @@ def grid_cells(
     Cell ``k`` along a dimension covers ``[low + k w, low + (k + 1) w)`` with
     ``w = (high - low) / shape``; cells are flattened in C order (last dimension
     fastest), as :func:`numpy.ravel_multi_index`. This is the one discretisation
-    used by every grid metric, so coverage, uniformity and QD score agree.
+    used by every grid metric and by :class:`~serendip.archives.GridArchive`
+    (:func:`serendip.archives.grid.grid_cells`), so coverage, uniformity, QD score
+    and a MAP-Elites grid agree.
 
     Args:
         descriptors: ``(N, D)`` ground-truth descriptors.
@@ -74,30 +78,15 @@ def grid_cells(
         in the last cell); rows holding any NaN get -1.
     """
     x = np.asarray(descriptors, dtype=np.float64)
-    low_a = np.asarray(low, dtype=np.float64).reshape(-1)
-    high_a = np.asarray(high, dtype=np.float64).reshape(-1)
-    dims = tuple(int(s) for s in shape)
     if x.ndim != 2:
         raise ValueError(f"descriptors must be 2-D (N, D), got shape {x.shape}")
-    d = x.shape[1]
-    if not (low_a.size == high_a.size == len(dims) == d):
-        raise ValueError(
-            f"descriptor size {d}, low {low_a.size}, high {high_a.size} and grid shape "
-            f"{dims} must all have the same number of dimensions"
-        )
-    if any(s < 1 for s in dims):
-        raise ValueError(f"grid shape must be positive, got {dims}")
-    if not np.all(high_a > low_a):
-        raise ValueError(f"descriptor box must have high > low, got {low_a} .. {high_a}")
-    sizes = np.asarray(dims, dtype=np.float64)
-    scaled = (x - low_a) / (high_a - low_a) * sizes
-    # Clip in floating point first: this also tames +-inf before the integer cast.
-    scaled = np.clip(scaled, 0.0, sizes - 1.0)
-    nan = np.isnan(scaled).any(axis=1)
-    coords = np.floor(np.where(np.isnan(scaled), 0.0, scaled)).astype(np.int64)
-    cells = np.ravel_multi_index(tuple(coords.T), dims) if d > 0 else np.zeros(len(x), np.int64)
-    cells = np.asarray(cells, dtype=np.int64)
-    cells[nan] = -1
+    bounds = np.stack(
+        [np.asarray(low, np.float64).reshape(-1), np.asarray(high, np.float64).reshape(-1)],
+        axis=-1,
+    )
+    nan = np.isnan(x).any(axis=1)
+    cells = np.full(len(x), -1, dtype=np.int64)
+    cells[~nan] = archive_grid_cells(x[~nan], bounds, tuple(int(s) for s in shape))
     return cells
 
 

@@ -1,0 +1,26 @@
+"""Novelty search (Lehman & Stanley 2011), in the task's ground-truth space (spec §1)."""
+
+from __future__ import annotations
+
+from serendip.algorithms import parts
+from serendip.algorithms.base import BuildContext
+from serendip.algorithms.family import ExploreExploit
+
+
+def ns(context: BuildContext) -> ExploreExploit:
+    """NS: novelty search on the ground-truth descriptor, survivors by novelty."""
+    streams = parts.Streams.of(context.seed)
+    space = parts.ground_truth_space(context)
+    rewarded = parts.reward_archive(context, space)
+    exploration = parts.novelty_search(
+        context, space, rewarded, streams.explore, selection="novelty"
+    )
+    return ExploreExploit(
+        name="ns",
+        space=space,
+        reward_archive=rewarded,
+        exploration=exploration,
+        chunk_size=context.config.exploitation.chunk_size,
+        budget=context.config.budget,
+        training_rng=streams.training,
+    )

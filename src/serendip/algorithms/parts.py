@@ -1,0 +1,118 @@
+"""The parts the family's factories put together, each built from its own config section.
+
+Seeding: the run's seed is split into one stream per process
+(``SeedSequence(seed).spawn``: exploration, exploitation, scheduler, training),
+so adding exploitation to an algorithm does not change its exploration's draws;
+each emitter draws from ``(seed, emitter id)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from serendip.algorithms.base import BuildContext
+from serendip.archives import RewardArchive
+from serendip.behavior import BehaviorSpace, GroundTruthSpace, make_learned_space
+from serendip.behavior.training import is_training_chunk
+from serendip.errors import ConfigError
+from serendip.exploitation import Exploitation
+from serendip.exploration import NoveltySearch
+from serendip.exploration.rankers import make_ranker
+from serendip.schedulers import Scheduler, make_scheduler
+
+__all__ = [
+    "Streams",
+    "exploitation",
+    "ground_truth_space",
+    "is_training_chunk",
+    "learned_space",
+    "novelty_search",
+    "reward_archive",
+]
+
+
+@dataclass(frozen=True)
+class Streams:
+    """One generator per process, all from the run's seed."""
+
+    explore: np.random.Generator
+    exploit: np.random.Generator
+    scheduler: np.random.Generator
+    training: np.random.Generator
+
+    @classmethod
+    def of(cls, seed: int) -> Streams:
+        explore, exploit, scheduler, training = np.random.SeedSequence(seed).spawn(4)
+        return cls(*(np.random.default_rng(s) for s in (explore, exploit, scheduler, training)))
+
+
+def ground_truth_space(context: BuildContext) -> GroundTruthSpace:
+    """The task's ground-truth descriptor as the behavior space."""
+    return GroundTruthSpace(context.descriptor_size)
+
+
+def learned_space(context: BuildContext) -> BehaviorSpace:
+    """The learned space named by ``learned_space.encoder``, over the task's S frames."""
+    if context.n_frames < 1:
+        raise ConfigError(
+            "frames",
+            f"a learned behavior space encodes frames: needs >= 1 per episode, got "
+            f"{context.n_frames}",
+        )
+    section = context.config.learned_space
+    return make_learned_space(
+        section.encoder, n_frames=context.n_frames, config=section, seed=context.seed
+    )
+
+
+def reward_archive(context: BuildContext, space: BehaviorSpace) -> RewardArchive:
+    """The archive of rewarding agents, holding frames when the space needs them."""
+    frames = context.n_frames if space.needs_frames else 0
+    return RewardArchive(
+        context.genome_size, space.descriptor_size, context.descriptor_size, frames
+    )
+
+
+def novelty_search(
+    context: BuildContext,
+    space: BehaviorSpace,
+    rewarded: RewardArchive,
+    rng: np.random.Generator,
+    *,
+    selection: str,
+) -> NoveltySearch:
+    """Novelty search in ``space``; ``novelty_search.selection`` overrides ``selection``."""
+    section = context.config.novelty_search
+    ranker = make_ranker(section.selection or selection, measures_surprise=space.measures_surprise)
+    return NoveltySearch(
+        config=section,
+        genome_size=context.genome_size,
+        ground_truth_size=context.descriptor_size,
+        space=space,
+        reward_archive=rewarded,
+        rng=rng,
+        ranker=ranker,
+        n_frames=context.n_frames if space.needs_frames else 0,
+        genome_bounds=context.genome_bounds,
+        initial_genomes=context.initial_genomes,
+    )
+
+
+def exploitation(
+    context: BuildContext, exploration: NoveltySearch, streams: Streams
+) -> tuple[Exploitation, Scheduler]:
+    """SERENE's exploitation process and its chunk scheduler."""
+    section = context.config.exploitation
+    process = Exploitation(
+        config=section,
+        genome_size=context.genome_size,
+        k=context.config.novelty_search.k,
+        reward_archive=exploration.reward_archive,
+        reference=exploration.reference,
+        seed=context.seed,
+        rng=streams.exploit,
+        genome_bounds=context.genome_bounds,
+    )
+    return process, make_scheduler(section.scheduler, streams.scheduler)

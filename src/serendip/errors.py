@@ -1,0 +1,17 @@
+"""Errors every layer may raise: a bad setting is one line naming the field."""
+
+from __future__ import annotations
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value; ``str()`` is one line: ``field: what is wrong``.
+
+    It lives at the bottom of the package so that a part (a ranker, a behavior
+    space, an algorithm's factory) can reject a setting it cannot work with, and
+    the command line turns it into one line and exit code 2 before anything is
+    written.
+    """
+
+    def __init__(self, field_name: str, message: str) -> None:
+        self.field = field_name
+        super().__init__(f"{field_name}: {message}")
