@@ -9,9 +9,8 @@ each call with ``time.perf_counter``.
 
 - serendip: ``serendip.Search("ns", genome_size=..., descriptor_bounds=...,
   genome_bounds=(GENOME_LOW, GENOME_HIGH), seed=...)``, ``search.ask()`` then
-  ``search.tell(rewards=..., descriptors=...)``. Until ``serendip.Search`` exists the
-  script falls back to the low-level loop (``make_algorithm("ns")``,
-  ``algorithm.ask(n)`` / ``algorithm.tell(request, batch, indices)``) and says so.
+  ``search.tell(rewards=..., descriptors=...)`` (tell validates its arguments, so
+  that cost is included).
 - pyribs: ``ProximityArchive(k_neighbors=15, novelty_threshold=...)`` +
   ``GaussianEmitter(sigma=0.05, batch_size=200, bounds = the genome bounds)`` +
   ``Scheduler``, ``scheduler.ask()`` then ``scheduler.tell(rewards, descriptors)``.
@@ -101,42 +100,6 @@ def serendip_loop(task, seed: int, args) -> Loop:
         tell=tell,
         archive_size=lambda: len(search.archive("novelty_archive").descriptors),
     )
-
-
-# --- FALLBACK: delete once serendip.Search exists ----------------------------------------
-def serendip_fallback_loop(task, seed: int, args) -> Loop:
-    """Today's low-level loop (as tests/test_stax.py drives it), until Search exists."""
-    from serendip.algorithms import make_algorithm
-
-    budget = (args.iterations + args.warmup + 1) * OFFSPRING
-    config = serendip.RunConfig.from_dict({"task": "arm", "algorithm": "ns", "budget": budget})
-    algorithm = make_algorithm("ns", spec=task.spec, config=config, n_frames=0, seed=seed)
-    pending = {}
-
-    def ask() -> np.ndarray:
-        request = algorithm.ask(OFFSPRING)
-        pending["request"] = request
-        return request.genomes
-
-    def tell(batch) -> None:
-        request = pending.pop("request")
-        start = algorithm.evaluations
-        algorithm.tell(request, batch, np.arange(start, start + len(request.genomes)))
-
-    return Loop(
-        ask=ask,
-        tell=tell,
-        archive_size=lambda: len(algorithm.archives()["novelty_archive"].descriptors),
-    )
-
-
-# --- END FALLBACK ------------------------------------------------------------------------
-
-
-def serendip_side() -> tuple[str, Callable]:
-    if hasattr(serendip, "Search"):
-        return 'serendip.Search("ns")', serendip_loop
-    return 'FALLBACK make_algorithm("ns") ask/tell (no serendip.Search yet)', serendip_fallback_loop
 
 
 # --- pyribs -------------------------------------------------------------------------------
@@ -253,8 +216,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    label, build_serendip = serendip_side()
-    sides = [("serendip", build_serendip), ("pyribs", pyribs_loop)]
+    label = 'Search("ns") ask/tell'
+    sides = [("serendip", serendip_loop), ("pyribs", pyribs_loop)]
     task = serendip.make_task("arm")
     n = args.iterations
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

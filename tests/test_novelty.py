@@ -90,3 +90,33 @@ def test_archive_grows_keeps_order_and_replaces_descriptors():
         archive.set_descriptors(np.ones((3, 2)))
     restored = Archive.from_agents(Agents.from_arrays(archive.arrays("a."), "a."))
     np.testing.assert_array_equal(restored.agents.genomes, archive.agents.genomes)
+
+
+@pytest.mark.parametrize("layout", ["uniform", "thin", "ties", "two-scales", "one-point"])
+def test_the_2d_grid_finds_the_k_d_trees_neighbours_to_the_last_bit(layout):
+    """The compiled grid (2-D novelty) gives SciPy's k-d tree distances exactly."""
+    from scipy.spatial import cKDTree
+
+    from serendip.novelty import _grid_build, _grid_query
+
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 17, 500, 3000):
+        if layout == "uniform":
+            reference = rng.random((n, 2))
+        elif layout == "thin":
+            reference = np.stack([rng.normal(size=n), np.full(n, 0.5)], axis=1)
+        elif layout == "ties":
+            reference = np.round(rng.random((n, 2)) * 4) / 4
+        elif layout == "two-scales":
+            reference = rng.random((n, 2)) * np.where(rng.random((n, 1)) < 0.5, 1e-6, 1e3)
+        else:
+            reference = np.zeros((n, 2))
+        queries = np.concatenate([reference[:300], rng.random((60, 2)) * 4 - 2])
+        m = min(16, n)
+        expected, _ = cKDTree(reference).query(queries, k=m)
+        found, rows = _grid_query(reference, *_grid_build(reference), queries, m)
+        np.testing.assert_array_equal(found, expected.reshape(len(queries), m))
+        # ...and the rows it names are at those distances.
+        np.testing.assert_allclose(
+            np.sqrt(((queries[:, None] - reference[rows]) ** 2).sum(-1)), found, rtol=1e-12
+        )

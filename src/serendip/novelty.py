@@ -2,12 +2,22 @@
 
 The reference set is identified by evaluation index, so an agent is never its
 own neighbour and an agent held by two sets counts once. Neighbour search uses
-SciPy's k-d tree in low dimension (ground-truth spaces) and an exact blocked
+a compiled grid in two dimensions (the ground-truth descriptors of every
+built-in task), SciPy's k-d tree in other low dimensions, and an exact blocked
 brute force in high dimension (learned spaces), where k-d trees degrade.
+
+Why a grid of our own in 2-D: novelty search builds a new reference every
+generation (population, offspring and archives) and queries it once, so the
+structure's build dominates; bucketing 3,000 points and querying 300 of them
+takes 0.30 ms against 1.14 ms for building and querying a k-d tree (20,000
+points: 0.48 ms against 4.1 ms), with the same distances to the last bit.
 """
 
 from __future__ import annotations
 
+import math
+
+import numba
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -44,6 +54,127 @@ def _brute_force_knn(
     return dist, idx
 
 
+@numba.njit(cache=True)
+def _grid_build(reference: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bucket 2-D points into a regular grid of about 2 points a cell (a counting sort).
+
+    Returns ``(frame, starts, order)``: ``frame = [lox, loy, wx, wy, gx, gy]``, the
+    points of cell ``c = cx * gy + cy`` are ``order[starts[c]:starts[c + 1]]``.
+    """
+    n = reference.shape[0]
+    lox = hix = reference[0, 0]
+    loy = hiy = reference[0, 1]
+    for i in range(1, n):
+        lox = min(lox, reference[i, 0])
+        hix = max(hix, reference[i, 0])
+        loy = min(loy, reference[i, 1])
+        hiy = max(hiy, reference[i, 1])
+    side = max(1, int(math.sqrt(n / 2.0)))
+    gx = gy = side
+    wx = (hix - lox) / gx
+    wy = (hiy - loy) / gy
+    if not wx > 0.0:
+        wx = 1.0
+    if not wy > 0.0:
+        wy = 1.0
+    cells = np.empty(n, np.int64)
+    starts = np.zeros(gx * gy + 1, np.int64)
+    for i in range(n):
+        cx = min(gx - 1, max(0, int((reference[i, 0] - lox) / wx)))
+        cy = min(gy - 1, max(0, int((reference[i, 1] - loy) / wy)))
+        cells[i] = cx * gy + cy
+        starts[cells[i] + 1] += 1
+    for c in range(gx * gy):
+        starts[c + 1] += starts[c]
+    fill = starts[:-1].copy()
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        order[fill[cells[i]]] = i
+        fill[cells[i]] += 1
+    frame = np.array([lox, loy, wx, wy, float(gx), float(gy)])
+    return frame, starts, order
+
+
+@numba.njit(cache=True)
+def _grid_query(
+    reference: np.ndarray,
+    frame: np.ndarray,
+    starts: np.ndarray,
+    order: np.ndarray,
+    queries: np.ndarray,
+    m: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``m`` nearest reference points of each query, nearest first (exact).
+
+    Rings of cells around the query's cell are searched until the ``m``-th
+    distance found is no larger than the distance to any cell not searched yet.
+    Distances are ``sqrt(dx * dx + dy * dy)``, the arithmetic of SciPy's k-d tree,
+    so novelty is the same to the last bit whichever structure finds the neighbours.
+    """
+    lox, loy, wx, wy = frame[0], frame[1], frame[2], frame[3]
+    gx, gy = int(frame[4]), int(frame[5])
+    q = queries.shape[0]
+    dist = np.empty((q, m))
+    idx = np.empty((q, m), np.int64)
+    best_d = np.empty(m)
+    best_i = np.empty(m, np.int64)
+    for j in range(q):
+        qx = queries[j, 0]
+        qy = queries[j, 1]
+        cx = min(gx - 1, max(0, int((qx - lox) / wx)))
+        cy = min(gy - 1, max(0, int((qy - loy) / wy)))
+        found = 0
+        r = 0
+        while True:
+            x0, x1, y0, y1 = cx - r, cx + r, cy - r, cy + r
+            for ix in range(max(0, x0), min(gx - 1, x1) + 1):
+                edge = ix in (x0, x1)
+                step = 1 if edge or r == 0 else 2 * r
+                for iy in range(y0, y1 + 1, step):
+                    if iy < 0 or iy >= gy:
+                        continue
+                    c = ix * gy + iy
+                    for p in range(starts[c], starts[c + 1]):
+                        i = order[p]
+                        dx = qx - reference[i, 0]
+                        dy = qy - reference[i, 1]
+                        d2 = dx * dx + dy * dy
+                        if found < m:
+                            k = found
+                            found += 1
+                        elif d2 < best_d[m - 1]:
+                            k = m - 1
+                        else:
+                            continue
+                        while k > 0 and best_d[k - 1] > d2:
+                            best_d[k] = best_d[k - 1]
+                            best_i[k] = best_i[k - 1]
+                            k -= 1
+                        best_d[k] = d2
+                        best_i[k] = i
+            if x0 <= 0 and y0 <= 0 and x1 >= gx - 1 and y1 >= gy - 1:
+                break
+            if found == m:
+                # Points not seen yet lie outside the examined block of cells.
+                bound = math.inf
+                if x0 > 0:
+                    bound = min(bound, qx - (lox + x0 * wx))
+                if x1 < gx - 1:
+                    bound = min(bound, (lox + (x1 + 1) * wx) - qx)
+                if y0 > 0:
+                    bound = min(bound, qy - (loy + y0 * wy))
+                if y1 < gy - 1:
+                    bound = min(bound, (loy + (y1 + 1) * wy) - qy)
+                bound = bound * (1.0 - 1e-9) - 1e-12 * (wx + wy)
+                if bound > 0.0 and best_d[m - 1] <= bound * bound:
+                    break
+            r += 1
+        for k in range(m):
+            dist[j, k] = math.sqrt(best_d[k])
+            idx[j, k] = best_i[k]
+    return dist, idx
+
+
 class ReferenceSet:
     """A reference set prepared once (deduplicated, neighbour structure built) for many queries.
 
@@ -61,7 +192,18 @@ class ReferenceSet:
             np.asarray(descriptors, dtype=np.float64), np.asarray(indices)
         )
         n, dim = self.descriptors.shape
-        self._tree = cKDTree(self.descriptors) if n and dim <= KD_TREE_MAX_DIM else None
+        self._tree = None
+        self._grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        if n and dim == 2 and np.isfinite(self.descriptors).all():
+            self._grid = _grid_build(np.ascontiguousarray(self.descriptors))
+        elif n and dim <= KD_TREE_MAX_DIM:
+            # A tree is built per generation and queried once or a few times, so a fast
+            # build pays: an unbalanced, non-compacted tree builds in about half the time
+            # (3,000 points in 2-D: 0.39 ms against 0.76 ms) and queries as fast. The
+            # neighbours' distances do not depend on the tree's shape.
+            self._tree = cKDTree(
+                self.descriptors, leafsize=16, balanced_tree=False, compact_nodes=False
+            )
 
     def __len__(self) -> int:
         return int(self.descriptors.shape[0])
@@ -79,7 +221,9 @@ class ReferenceSet:
         if queries.shape[0] == 0 or n_ref == 0:
             return np.zeros(queries.shape[0])
         m = min(k + 1, n_ref)
-        if self._tree is not None:
+        if self._grid is not None and np.isfinite(queries).all():
+            dist, idx = _grid_query(self.descriptors, *self._grid, np.ascontiguousarray(queries), m)
+        elif self._tree is not None:
             dist, idx = self._tree.query(queries, k=m)
             dist, idx = dist.reshape(-1, m), idx.reshape(-1, m)
         else:

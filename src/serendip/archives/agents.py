@@ -8,7 +8,7 @@ and is never its own neighbour.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -65,21 +65,21 @@ class Agents:
 
     def take(self, rows: np.ndarray | slice) -> Agents:
         """The agents at ``rows`` (an index array, boolean mask or slice)."""
-        return Agents(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+        return Agents(**{name: getattr(self, name)[rows] for name in AGENT_FIELDS})
 
     @staticmethod
     def concat(*parts: Agents) -> Agents:
         return Agents(
-            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Agents)}
+            **{name: np.concatenate([getattr(p, name) for p in parts]) for name in AGENT_FIELDS}
         )
 
     def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
         """Plain arrays, for saving without pickle."""
-        return {prefix + f.name: getattr(self, f.name) for f in fields(self)}
+        return {prefix + name: getattr(self, name) for name in AGENT_FIELDS}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], prefix: str = "") -> Agents:
-        return cls(**{f.name: np.asarray(arrays[prefix + f.name]) for f in fields(cls)})
+        return cls(**{name: np.asarray(arrays[prefix + name]) for name in AGENT_FIELDS})
 
 
 class Archive:
