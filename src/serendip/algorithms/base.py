@@ -100,6 +100,13 @@ class Algorithm(abc.ABC):
         """Live figures for the progress display, by short name."""
         return {}
 
+    def status_text(self) -> str:
+        """:meth:`status` in a few words for the progress line (counts by name)."""
+        return " ".join(
+            f"{name} {value:,}" if isinstance(value, int) else f"{name} {value:.3g}"
+            for name, value in self.status().items()
+        )
+
     def pop_events(self) -> list[dict[str, Any]]:
         """Events since the last call (``{"kind": ..., "evaluations": ...}``), for loggers."""
         return []

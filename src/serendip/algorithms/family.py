@@ -244,6 +244,17 @@ class ExploreExploit(Algorithm):
             status["explore_share"] = self.explore_evaluations / max(self.evaluations, 1)
         return {**status, **self.space.status()}
 
+    def status_text(self) -> str:
+        """``emitters 8+41c explore 52%`` (active + candidates), then the space's figures."""
+        parts = []
+        if self.exploitation is not None:
+            parts.append(
+                f"emitters {len(self.exploitation.active)}+{len(self.exploitation.candidates)}c"
+            )
+            parts.append(f"explore {self.explore_evaluations / max(self.evaluations, 1):.0%}")
+        parts += [f"{name} {value}" for name, value in self.space.status().items()]
+        return " ".join(parts)
+
     def checkpoint_ready(self) -> bool:
         """Between two chunks."""
         return self.chunk is None

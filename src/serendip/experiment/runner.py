@@ -355,7 +355,7 @@ class _Loop:
                         areas=f"{self.live.reward_areas_found}/{len(spec.reward_areas)}",
                         best=self.live.best_reward,
                         rate=(self.done - resumed_at) / max(time.perf_counter() - started, 1e-9),
-                        extra=_status_text(algorithm.status()),
+                        extra=algorithm.status_text(),
                     )
                     if on_batch is not None:
                         on_batch(self.done, algorithm)
@@ -417,17 +417,6 @@ def _version() -> str:
         return importlib.metadata.version("serendip")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _status_text(status: dict[str, float | int]) -> str:
-    """The algorithm's live figures, as it names them (shares as percentages)."""
-    parts = []
-    for name, value in status.items():
-        if name.endswith("_share"):
-            parts.append(f"{name.removesuffix('_share')} {value:.0%}")
-        elif name not in ("novelty_archive", "reward_archive"):  # shown by the bar already
-            parts.append(f"{name} {value:,}" if isinstance(value, int) else f"{name} {value:.3g}")
-    return " ".join(parts)
 
 
 def _save_artifacts(run_dir: Path, algorithm: Algorithm, scalars: Scalars | None) -> None:
