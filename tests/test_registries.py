@@ -207,6 +207,21 @@ def test_a_user_task_runs_from_a_yaml_config_through_the_command_line(tmp_path):
     assert done.returncode == 0, done.stderr
     summary = serendip.load_run(tmp_path / "run").summary
     assert summary["task"] == "shifted-point" and summary["evaluations"] == 400
+    # A sweep's runs, in spawned processes, import the plugin from each run's config.
+    (tmp_path / "sweep.yaml").write_text(
+        f"out: {tmp_path / 'sweep'}\ntasks: [shifted-point]\nalgorithms: [ns]\nseeds: 2\n"
+        "budget: 300\nconfig: {plugins: [my_tasks]}\njobs: 2\n"
+    )
+    swept = subprocess.run(
+        [*command, "sweep", str(tmp_path / "sweep.yaml"), "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert swept.returncode == 0, swept.stderr
+    for seed in (0, 1):
+        run = serendip.load_run(tmp_path / "sweep" / f"shifted-point-ns-seed{seed}")
+        assert run.summary["evaluations"] == 300
     # A plugin that cannot be imported is one line and exit code 2, nothing written.
     (tmp_path / "bad.yaml").write_text("task: point\nplugins: [no_such_module]\nout: nowhere\n")
     bad = subprocess.run(

@@ -63,6 +63,7 @@ from serendip.experiment.config import (
     RunConfig,
     _check,
     _integer,
+    import_plugins,
     read_yaml,
 )
 from serendip.experiment.storage import write_json
@@ -328,6 +329,7 @@ def execute(config: RunConfig) -> dict[str, Any]:
     The directory's state is read here, where the run executes, so a run whose
     worker died and is retried (Ray retries lost tasks) resumes instead of failing.
     """
+    import_plugins(config.plugins)  # a spawned process or Ray task has not imported them
     _one_thread(config)
     run_dir = Path(str(config.out))
     if (run_dir / "summary.json").is_file():
