@@ -175,6 +175,23 @@ def _grid_query(
     return dist, idx
 
 
+def k_nearest(queries: np.ndarray, reference: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and rows of the ``m`` nearest ``reference`` rows of each query, nearest first.
+
+    Exact, with the structure that suits the dimension (see the module's docstring).
+    """
+    queries = np.ascontiguousarray(queries, dtype=np.float64)
+    reference = np.ascontiguousarray(reference, dtype=np.float64)
+    dim = reference.shape[1]
+    finite = np.isfinite(reference).all() and np.isfinite(queries).all()
+    if dim == 2 and finite:
+        return _grid_query(reference, *_grid_build(reference), queries, m)
+    if dim <= KD_TREE_MAX_DIM and finite:
+        dist, idx = cKDTree(reference).query(queries, k=m)
+        return dist.reshape(-1, m), idx.reshape(-1, m)
+    return _brute_force_knn(queries, reference, m)
+
+
 class ReferenceSet:
     """A reference set prepared once (deduplicated, neighbour structure built) for many queries.
 

@@ -92,6 +92,10 @@ class Algorithm(abc.ABC):
         """Extra per-row columns for archive tables, by archive name."""
         return {}
 
+    def summary(self) -> dict[str, Any]:
+        """Figures of the algorithm added to ``summary.json`` (beyond the log's metrics)."""
+        return {}
+
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         """Extra tables of the run directory, ``<name>.parquet``: rows as dicts."""
         return {}

@@ -31,6 +31,7 @@ import numpy as np
 from serendip.algorithms.base import Algorithm, prefixed, unprefixed
 from serendip.archives import Agents, RewardArchive
 from serendip.behavior import BehaviorSpace
+from serendip.behavior.fidelity import fidelity_error
 from serendip.exploitation import Exploitation
 from serendip.exploration import NoveltySearch
 from serendip.exploration.novelty_search import evaluated_agents
@@ -58,6 +59,7 @@ class ExploreExploit(Algorithm):
             None: it never trains.
         exploitation: the exploitation process, or None (exploration only).
         scheduler: chooses explore or exploit per chunk (with ``exploitation``).
+        seed: the run's seed, for the fidelity measure's own draws (never the search's).
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class ExploreExploit(Algorithm):
         train_after: Callable[[int], bool] | None = None,
         exploitation: Exploitation | None = None,
         scheduler: Scheduler | None = None,
+        seed: int = 0,
     ) -> None:
         if (exploitation is None) != (scheduler is None):
             raise ValueError("exploitation and its scheduler come together")
@@ -84,6 +87,7 @@ class ExploreExploit(Algorithm):
         self.exploitation = exploitation
         self.scheduler = scheduler
         self.train_after = train_after
+        self.seed = int(seed)
         self.training_rng = training_rng
         self.chunk_size = int(chunk_size)
         self.budget = int(budget)
@@ -195,10 +199,20 @@ class ExploreExploit(Algorithm):
             )
         if self.exploitation is not None:
             self.exploitation.reencode(self.space.encode)
+        if report is not None and hasattr(report, "fidelity_error"):
+            report.fidelity_error = self._fidelity(report)
         if report is not None:
             self.events.append(
                 {"kind": "training", "evaluations": self.evaluations, "report": report}
             )
+
+    def _fidelity(self, report: Any) -> float | None:
+        """How much ground truth the new space keeps, on every stored agent (read-only)."""
+        stored = Agents.concat(self.exploration.stored_agents(), self.reward_archive.agents)
+        _, first = np.unique(stored.indices, return_index=True)
+        first.sort()
+        rng = np.random.default_rng([self.seed, int(getattr(report, "training", 0)), 0xF1DE])
+        return fidelity_error(stored.descriptors[first], stored.ground_truth[first], rng)
 
     # --- outputs ---------------------------------------------------------------------
     def archives(self) -> dict[str, Agents]:
@@ -217,6 +231,13 @@ class ExploreExploit(Algorithm):
                 "found_by": np.array([found_by.get(int(i), -1) for i in indices], dtype=np.int64)
             }
         }
+
+    def summary(self) -> dict[str, Any]:
+        """The last training's fidelity error (learned spaces that trained)."""
+        reports = getattr(self.space, "reports", None)
+        if not reports or getattr(reports[-1], "fidelity_error", None) is None:
+            return {}
+        return {"fidelity_error": round(float(reports[-1].fidelity_error), 4)}
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         if self.exploitation is None:

@@ -23,4 +23,5 @@ def ns(context: BuildContext) -> ExploreExploit:
         chunk_size=context.config.exploitation.chunk_size,
         budget=context.config.budget,
         training_rng=streams.training,
+        seed=context.seed,
     )

@@ -27,4 +27,5 @@ def serene(context: BuildContext) -> ExploreExploit:
         chunk_size=context.config.exploitation.chunk_size,
         budget=context.config.budget,
         training_rng=streams.training,
+        seed=context.seed,
     )

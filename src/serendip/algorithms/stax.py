@@ -37,6 +37,7 @@ def stax(
         chunk_size=context.config.exploitation.chunk_size,
         budget=context.config.budget,
         training_rng=streams.training,
+        seed=context.seed,
     )
 
 

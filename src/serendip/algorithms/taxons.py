@@ -39,6 +39,7 @@ def taxons(
         chunk_size=context.config.exploitation.chunk_size,
         budget=context.config.budget,
         training_rng=streams.training,
+        seed=context.seed,
     )
 
 

@@ -44,9 +44,13 @@ BASE_METRICS = ("coverage", "uniformity", "reward_areas_found")
 """Final values compared between algorithms, with ``best_reward_area_<i>`` per area."""
 
 
+LEARNED_METRICS = ("fidelity_error",)
+"""Compared where some run has them: how much ground truth a learned space keeps."""
+
+
 def metric_names(n_areas: int) -> list[str]:
     """The compared metrics of a task with ``n_areas`` reward areas."""
-    return [*BASE_METRICS, *(f"best_reward_area_{i}" for i in range(n_areas))]
+    return [*BASE_METRICS, *(f"best_reward_area_{i}" for i in range(n_areas)), *LEARNED_METRICS]
 
 
 def _algorithm_order(names: Sequence[str]) -> list[str]:
@@ -80,6 +84,8 @@ def final_values(runs: Sequence[RunData]) -> pd.DataFrame:
             "reward_areas_found": int(summary["reward_areas_found"]),
             "reward_areas_total": int(summary["reward_areas_total"]),
         }
+        fidelity = summary.get("fidelity_error")
+        row["fidelity_error"] = np.nan if fidelity is None else float(fidelity)
         for area, best in summary["best_reward_per_area"].items():
             row[f"best_reward_area_{area}"] = 0.0 if best is None else float(best)
         row["path"] = str(run.path)
@@ -96,7 +102,11 @@ def final_values(runs: Sequence[RunData]) -> pd.DataFrame:
 def _task_metrics(values: pd.DataFrame, task: str) -> list[str]:
     rows = values[values["task"] == task]
     n_areas = int(rows["reward_areas_total"].max())
-    return [m for m in metric_names(n_areas) if m in rows.columns]
+    return [
+        m
+        for m in metric_names(n_areas)
+        if m in rows.columns and (m not in LEARNED_METRICS or rows[m].notna().any())
+    ]
 
 
 def group_summary(values: pd.DataFrame) -> pd.DataFrame:

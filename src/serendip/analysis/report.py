@@ -165,7 +165,15 @@ def summary_rows(run: RunData) -> list[tuple[str, str]]:
 
 
 def _trainings_table(run: RunData) -> str:
-    header = ["training", "at evaluation", "frames", "epochs", "validation loss", "seconds"]
+    header = [
+        "training",
+        "at evaluation",
+        "frames",
+        "epochs",
+        "validation loss",
+        "fidelity error",
+        "seconds",
+    ]
     rows = []
     for t in run.trainings:
         losses = t.get("validation_losses") or []
@@ -177,6 +185,7 @@ def _trainings_table(run: RunData) -> str:
             f"{t.get('frames_used', 0):,}",
             str(t.get("epochs_run", "")),
             "n/a" if loss is None else f"{loss:.4g}",
+            "n/a" if t.get("fidelity_error") is None else f"{t['fidelity_error']:.3f}",
             f"{t.get('seconds', 0.0):.1f}",
         ]
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")

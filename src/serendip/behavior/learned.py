@@ -449,6 +449,10 @@ class LearnedSpace:
         arrays["reports.epochs_run"] = np.array([r.epochs_run for r in reports], dtype=np.int64)
         arrays["reports.best_epoch"] = np.array([r.best_epoch for r in reports], dtype=np.int64)
         arrays["reports.seconds"] = np.array([r.seconds for r in reports], dtype=np.float64)
+        arrays["reports.fidelity_error"] = np.array(
+            [np.nan if r.fidelity_error is None else r.fidelity_error for r in reports],
+            dtype=np.float64,
+        )
         arrays["reports.train_losses"] = np.array(
             [x for r in reports for x in r.train_losses], dtype=np.float64
         )
@@ -500,6 +504,7 @@ class LearnedSpace:
                     train_losses=train_losses[lo:hi].tolist(),
                     validation_losses=validation_losses[lo:hi].tolist(),
                     seconds=float(arrays["reports.seconds"][i]),
+                    fidelity_error=_optional(arrays.get("reports.fidelity_error"), i),
                 )
             )
 
@@ -512,6 +517,13 @@ class LearnedSpace:
             "trainings": str(self.trainings),
         }
         safetensors.torch.save_file(tensors, str(path), metadata=metadata)
+
+
+def _optional(values: np.ndarray | None, row: int) -> float | None:
+    """``values[row]`` as a float, None where absent or NaN."""
+    if values is None or row >= len(values) or np.isnan(values[row]):
+        return None
+    return float(values[row])
 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:

@@ -123,6 +123,9 @@ class TrainingReport:
         train_losses: mean per-pixel MSE over the training frames, per epoch.
         validation_losses: mean per-pixel MSE over the validation frames, per epoch.
         seconds: wall-clock duration.
+        fidelity_error: how much of the task's ground truth the trained space keeps
+            (:mod:`serendip.behavior.fidelity`: 0 all, about 1 nothing), measured by
+            the search loop on its stored agents; None when not measured.
     """
 
     training: int
@@ -132,6 +135,7 @@ class TrainingReport:
     train_losses: list[float] = field(default_factory=list)
     validation_losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    fidelity_error: float | None = None
 
     @property
     def best_validation_loss(self) -> float:

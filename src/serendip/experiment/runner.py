@@ -457,6 +457,7 @@ def write_results(
         "seed": config.seed,
         "budget": config.budget,
         **figures,
+        **algorithm.summary(),
         "wall_seconds": round(wall_seconds, 3),
         "evaluations_per_second": round(len(evaluations) / max(wall_seconds, 1e-9), 1),
     }

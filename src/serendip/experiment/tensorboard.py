@@ -47,6 +47,8 @@ class Scalars:
             self.writer.add_scalar("autoencoder/validation_loss", best, evaluations)
         self.writer.add_scalar("autoencoder/epochs", report.epochs_run, evaluations)
         self.writer.add_scalar("autoencoder/seconds", report.seconds, evaluations)
+        if getattr(report, "fidelity_error", None) is not None:
+            self.writer.add_scalar("autoencoder/fidelity_error", report.fidelity_error, evaluations)
 
     def close(self) -> None:
         self.writer.close()
