@@ -11,7 +11,11 @@ position itself out. It prints the mean error of that prediction.
 Two reference rows frame the figure. "ground truth" uses the positions
 themselves as descriptors, which is the best a descriptor can do on this grid.
 "no position" pairs the positions with shuffled latents, which is what a
-descriptor that carries no position at all gives.
+descriptor that carries no position at all gives. The last column is the same
+figure on the scale every learned-space run records after each training
+(:mod:`serendip.behavior.fidelity`: the error over the shuffled latents', 0 all
+kept, about 1 nothing); a run measures it on its own stored agents instead of
+this grid.
 
 Usage:
     python benchmarks/maze_latent_probe.py runs/discovery200k/maze-stax-seed*-200000
@@ -23,12 +27,10 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial import cKDTree
 
+from serendip.behavior.fidelity import NEIGHBOURS, fidelity_error, prediction_error
 from serendip.behavior.learned import AutoencoderConfig, LearnedSpace, load_weights
 from serendip.tasks.maze import HardMaze, MazeState
-
-NEIGHBOURS = 3
 
 
 def grid_frames(cells: int) -> tuple[np.ndarray, np.ndarray]:
@@ -42,13 +44,6 @@ def grid_frames(cells: int) -> tuple[np.ndarray, np.ndarray]:
     return positions, HardMaze(n_frames=1).render(state)[:, None]
 
 
-def position_error(descriptors: np.ndarray, positions: np.ndarray) -> float:
-    """Mean distance between each position and the mean of its latent neighbours' positions."""
-    _, index = cKDTree(descriptors).query(descriptors, k=NEIGHBOURS + 1)
-    predicted = positions[index[:, 1:]].mean(axis=1)  # column 0 is the point itself
-    return float(np.linalg.norm(predicted - positions, axis=1).mean())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=Path, nargs="+", help="maze runs with a learned space")
@@ -58,7 +53,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     print(f"mean error of the position predicted from {NEIGHBOURS} latent neighbours")
     print(f"({args.cells}x{args.cells} robot positions in the unit square)\n")
-    print(f"  ground truth: {position_error(positions, positions):.3f}")
+    print(f"  ground truth: {prediction_error(positions, positions):.3f}")
     for run in args.runs:
         weights = sorted((run / "autoencoder").glob("training-*.safetensors"))
         if not weights:
@@ -69,11 +64,15 @@ def main() -> None:
         for path in weights:
             space.autoencoder.load_state_dict(load_weights(path))
             latents = space.encode(frames)
-            errors.append(position_error(latents, positions))
-        shuffled = position_error(rng.permutation(latents), positions)
+            errors.append(prediction_error(latents, positions))
+        shuffled = prediction_error(rng.permutation(latents), positions)
+        fidelity = fidelity_error(latents, positions, np.random.default_rng(0))
         trainings = ", ".join(f"{e:.3f}" for e in errors)
         print(f"  {run.name}: by training {trainings}")
-        print(f"  {' ' * len(run.name)}  no position (last, shuffled): {shuffled:.3f}")
+        print(
+            f"  {' ' * len(run.name)}  no position (last, shuffled): {shuffled:.3f}; "
+            f"fidelity error (last): {fidelity:.3f}"
+        )
 
 
 if __name__ == "__main__":

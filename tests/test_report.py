@@ -19,7 +19,16 @@ from serendip.analysis.report import write_report
 from serendip.analysis.run_data import open_run
 from serendip.cli import main
 
-ALL_FIGURES = ["curves", "budget", "emitters", "archive", "learned-space", "policies", "animation"]
+ALL_FIGURES = [
+    "curves",
+    "budget",
+    "emitters",
+    "archive",
+    "learned-space",
+    "policies",
+    "animation",
+    "fidelity",
+]
 FINAL_FILES = ("summary.json", "metrics.parquet", "archives", "emitters.parquet", "checkpoint")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
@@ -141,7 +150,7 @@ def test_an_interrupted_run_is_reported_from_its_log(stax_run, tmp_path):
     report = write_report(cut, out=tmp_path / "cut.html")
     assert report.animation == tmp_path / "cut-exploration.gif" and report.animation.exists()
     # No archives: no learned space and no genomes to replay, said on the page.
-    assert report.figures == ["curves", "budget", "emitters", "archive", "animation"]
+    assert report.figures == ["curves", "budget", "emitters", "archive", "animation", "fidelity"]
     page = report.path.read_text()
     assert "not finished (interrupted or still running): figures recomputed" in page
     assert "interrupted before writing them" in page

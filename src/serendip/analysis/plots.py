@@ -349,6 +349,26 @@ def budget_over_time_figure(curves: pd.DataFrame, n_areas: int) -> Figure:
     return figure
 
 
+def fidelity_figure(trainings: Sequence[dict]) -> Figure:
+    """The learned space's fidelity error after each training, against evaluations.
+
+    0: the space keeps the task's ground truth; about 1: it keeps none of it
+    (see :mod:`serendip.behavior.fidelity`).
+    """
+    measured = [t for t in trainings if t.get("fidelity_error") is not None]
+    figure = new_figure(5.0, 2.8)
+    ax = figure.add_subplot()
+    x = [t.get("evaluations", 0) for t in measured]
+    y = [t["fidelity_error"] for t in measured]
+    ax.plot(x, y, marker="o", color=algorithm_color("stax"))
+    ax.axhline(1.0, color="0.6", linewidth=1, linestyle="--")
+    ax.text(x[0] if x else 0, 1.0, " shuffled latents", va="bottom", fontsize=8, color="0.4")
+    ax.set_ylim(0, max(1.15, max(y, default=0) * 1.1))
+    ax.set_ylabel("fidelity error")
+    _evaluations_axis(ax)
+    return figure
+
+
 # --- ground-truth space -----------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ from .plots import (
     curve_panels,
     curves_figure,
     emitter_timeline_figure,
+    fidelity_figure,
     figure_png,
     policy_frames_figure,
     projection_figure,
@@ -351,6 +352,18 @@ def _sections(run: RunData, report: Report) -> list[_Section]:
         mime="image/gif",
     )
     if run.trainings:
+        if any(t.get("fidelity_error") is not None for t in run.trainings):
+            add(
+                "fidelity",
+                "How much ground truth the learned space keeps",
+                "fidelity",
+                figure_png(fidelity_figure(run.trainings)),
+                "fidelity error after each training against evaluations",
+                "After each training, the error of predicting each stored agent's ground-truth "
+                "descriptor from its 3 nearest neighbours in the learned space, over the same "
+                "error with shuffled latents: 0 means the space keeps the ground truth, about 1 "
+                "that it keeps none of it. The search never reads the ground truth.",
+            )
         sections.append(_Section("trainings", "Autoencoder trainings", _trainings_table(run)))
     sections.append(
         _Section("config", "Config", f"<pre>{html.escape(run.config_text.rstrip())}</pre>")
