@@ -265,3 +265,21 @@ def test_a_checkpoint_of_0_1_0_is_refused_in_one_line_and_nothing_changes(tmp_pa
     assert done.stderr.strip().count("\n") == 0
     assert "serendip 0.1.0" in done.stderr
     assert contents() == before
+
+
+def test_the_background_encoder_resumes_exactly(tmp_path):
+    """``learned_space.encoder: background``: its learned background is part of the state."""
+    space = {**BASE.get("learned_space", {}), "encoder": "background"}
+    uninterrupted = config(tmp_path / "a", algorithm="taxons", learned_space=space)
+    serendip.run(uninterrupted, progress=False)
+    out = tmp_path / "b"
+    with pytest.raises(Crash):
+        serendip.run(
+            config(out, algorithm="taxons", learned_space=space),
+            progress=False,
+            on_batch=crash_at(2600),
+        )
+    _, data, _ = load_checkpoint(out)
+    assert data["algorithm"]["exploration_chunks"] >= 1  # trained: a background to restore
+    serendip.resume(out, progress=False)
+    assert_same_run(tmp_path / "a", out)

@@ -28,6 +28,12 @@ BEHAVIOR_SPACES.register(
     summary="TAXONS' convolutional autoencoder over 64x64 frames (latents of S frames)",
     learned=True,
 )
+BEHAVIOR_SPACES.register(
+    "background",
+    "serendip.behavior.background:BackgroundSpace",
+    summary="the paper's autoencoder over frames minus their per-pixel median background",
+    learned=True,
+)
 
 
 def register_behavior_space(

@@ -244,13 +244,20 @@ class LearnedSpace:
         """
         frames = _checked_frames(frames, self.n_frames)
         self._pin_threads()
-        flat = frames.reshape(-1, *_FRAME_SHAPE)
+        flat = self._prepare(frames.reshape(-1, *_FRAME_SHAPE))
         latents = np.empty((flat.shape[0], self.config.latent_size), dtype=np.float64)
         with torch.inference_mode():
             for start in range(0, flat.shape[0], CHUNK):
                 images = frames_to_tensor(flat[start : start + CHUNK])
                 latents[start : start + CHUNK] = self.autoencoder.encode(images).numpy()
         return latents.reshape(frames.shape[0], self.descriptor_size)
+
+    def _prepare(self, flat: np.ndarray) -> np.ndarray:
+        """Frames ``(K, 64, 64, 3)`` uint8 as the network sees them: unchanged here.
+
+        A space built on this one (:mod:`serendip.behavior.background`) overrides it.
+        """
+        return flat
 
     def describe_with_surprise(self, batch: EvaluationBatch) -> tuple[np.ndarray, np.ndarray]:
         """Descriptors and surprise of the batch's frames (see :meth:`encode_with_surprise`)."""
@@ -263,7 +270,7 @@ class LearnedSpace:
         reconstruction error.
         """
         frames = _checked_frames(frames, self.n_frames)
-        latents, errors = self._forward(frames.reshape(-1, *_FRAME_SHAPE))
+        latents, errors = self._forward(self._prepare(frames.reshape(-1, *_FRAME_SHAPE)))
         n = frames.shape[0]
         return latents.reshape(n, self.descriptor_size), errors.reshape(n, self.n_frames).sum(1)
 
@@ -321,6 +328,7 @@ class LearnedSpace:
             data = flat[np.sort(chosen)]
         else:
             data = flat
+        data = self._prepare(data)
         n = data.shape[0]
         n_validation = min(max(1, round(config.validation_fraction * n)), n - 1)
         order = rng.permutation(n)

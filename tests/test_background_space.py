@@ -1,0 +1,72 @@
+"""The background-removing encoder: what it learns, determinism, state, surprise."""
+
+import numpy as np
+import pytest
+
+from serendip.behavior import BEHAVIOR_SPACES, make_learned_space
+from serendip.behavior.background import BackgroundSpace
+from serendip.behavior.training import AutoencoderConfig
+
+CONFIG = AutoencoderConfig(latent_size=4, max_epochs=2, threads=1, encoder="background")
+
+
+def scene(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Frames of a fixed textured background with a small bright square at random places."""
+    rng = np.random.default_rng(seed)
+    background = rng.integers(0, 120, (64, 64, 3), dtype=np.uint8)
+    frames = np.repeat(background[None, None], n, axis=0).copy()
+    corners = rng.integers(0, 58, (n, 2))
+    for i, (x, y) in enumerate(corners):
+        frames[i, 0, x : x + 6, y : y + 6] = 255
+    return frames, background
+
+
+def test_it_is_registered_and_learns_the_static_background():
+    assert "background" in BEHAVIOR_SPACES
+    space = make_learned_space("background", n_frames=1, config=CONFIG, seed=0)
+    assert isinstance(space, BackgroundSpace) and space.measures_surprise
+    frames, background = scene(300)
+    space.train(frames, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(space.background, background)
+    # What the network sees: only the moving square differs from black.
+    seen = space._prepare(frames[:, 0])
+    assert (seen.reshape(len(seen), -1) > 0).sum(axis=1).max() <= 6 * 6 * 3
+
+
+def test_encoding_is_deterministic_and_surprise_is_defined():
+    frames, _ = scene(200)
+    spaces = [BackgroundSpace(n_frames=1, config=CONFIG, seed=3) for _ in range(2)]
+    for space in spaces:
+        space.train(frames, rng=np.random.default_rng(1))
+    a, b = (s.encode(frames) for s in spaces)
+    np.testing.assert_array_equal(a, b)
+    latents, surprise = spaces[0].encode_with_surprise(frames)
+    np.testing.assert_array_equal(latents, a)
+    assert surprise.shape == (200,) and np.isfinite(surprise).all() and (surprise >= 0).all()
+
+
+def test_state_round_trip_keeps_the_background_and_continues_identically():
+    frames, _ = scene(200)
+    original = BackgroundSpace(n_frames=1, config=CONFIG, seed=0)
+    untrained_state = original.state_dict()
+    original.train(frames, rng=np.random.default_rng(0))
+    arrays, data = original.state_dict()
+    restored = BackgroundSpace(n_frames=1, config=CONFIG, seed=0)
+    restored.load_state_dict(arrays, data)
+    np.testing.assert_array_equal(restored.background, original.background)
+    np.testing.assert_array_equal(restored.encode(frames), original.encode(frames))
+    more, _ = scene(200, seed=1)
+    original.train(more, rng=np.random.default_rng(5))
+    restored.train(more, rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(restored.encode(more), original.encode(more))
+    fresh = BackgroundSpace(n_frames=1, config=CONFIG, seed=0)
+    fresh.load_state_dict(*untrained_state)
+    assert fresh.background is None
+
+
+@pytest.mark.parametrize("n_frames", [1, 2])
+def test_before_any_training_frames_go_in_unchanged(n_frames):
+    frames = np.random.default_rng(0).integers(0, 256, (5, n_frames, 64, 64, 3), dtype=np.uint8)
+    paper = make_learned_space("paper", n_frames=n_frames, config=CONFIG, seed=0)
+    background = make_learned_space("background", n_frames=n_frames, config=CONFIG, seed=0)
+    np.testing.assert_array_equal(paper.encode(frames), background.encode(frames))
