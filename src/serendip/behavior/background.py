@@ -22,8 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from serendip.behavior.learned import _FRAME_SHAPE, LearnedSpace
+from serendip.behavior.learned import LearnedSpace
+from serendip.tasks.base import FRAME_SIZE
 
+FRAME_SHAPE = (FRAME_SIZE, FRAME_SIZE, 3)
 BACKGROUND_FRAMES = 1000
 """At most this many training frames (evenly strided) make the median."""
 
@@ -42,7 +44,7 @@ class BackgroundSpace(LearnedSpace):
 
     def train(self, frames: np.ndarray, rng: np.random.Generator):
         """Learn the background (per-pixel median), then train on the difference images."""
-        flat = np.asarray(frames).reshape(-1, *_FRAME_SHAPE)
+        flat = np.asarray(frames).reshape(-1, *FRAME_SHAPE)
         step = max(1, flat.shape[0] // BACKGROUND_FRAMES)
         median = np.median(flat[::step], axis=0)
         self.background = np.round(median).astype(np.int16)
@@ -51,7 +53,7 @@ class BackgroundSpace(LearnedSpace):
     def state_arrays(self) -> dict[str, np.ndarray]:
         arrays = super().state_arrays()
         arrays["background"] = (
-            np.empty((0, *_FRAME_SHAPE), np.int16)
+            np.empty((0, *FRAME_SHAPE), np.int16)
             if self.background is None
             else self.background[None].copy()
         )
