@@ -208,11 +208,19 @@ class ExploreExploit(Algorithm):
 
     def _fidelity(self, report: Any) -> float | None:
         """How much ground truth the new space keeps, on every stored agent (read-only)."""
-        stored = Agents.concat(self.exploration.stored_agents(), self.reward_archive.agents)
-        _, first = np.unique(stored.indices, return_index=True)
+        parts = [
+            self.exploration.novelty_archive.agents,
+            self.exploration.population,
+            self.exploration.last_offspring,
+            self.reward_archive.agents,
+        ]  # the stored agents, without copying their frames
+        indices = np.concatenate([p.indices for p in parts])
+        _, first = np.unique(indices, return_index=True)
         first.sort()
+        latents = np.concatenate([p.descriptors for p in parts])[first]
+        truth = np.concatenate([p.ground_truth for p in parts])[first]
         rng = np.random.default_rng([self.seed, int(getattr(report, "training", 0)), 0xF1DE])
-        return fidelity_error(stored.descriptors[first], stored.ground_truth[first], rng)
+        return fidelity_error(latents, truth, rng)
 
     # --- outputs ---------------------------------------------------------------------
     def archives(self) -> dict[str, Agents]:
