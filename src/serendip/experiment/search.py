@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from serendip.algorithms import Algorithm, BuildContext, build_algorithm
+from serendip.algorithms import Algorithm, BuildContext, build_algorithm, uses_frames
 from serendip.archives import Agents
 from serendip.errors import ConfigError
 from serendip.experiment.config import RunConfig
@@ -114,12 +114,12 @@ class Search:
             genome_bounds=self.genome_bounds,
             initial_genomes=self.initial_genomes,
         )
-        self.algorithm: Algorithm = build_algorithm(self.config.algorithm, context)
-        if not self.algorithm.needs_frames and not self.descriptor_bounds:
+        if not uses_frames(self.config.algorithm) and not self.descriptor_bounds:
             raise ValueError(
                 f"descriptor_bounds: algorithm {algorithm!r} searches in your descriptor "
                 "space; give [(low, high), ...], one pair per dimension"
             )
+        self.algorithm: Algorithm = build_algorithm(self.config.algorithm, context)
         self.evaluations = 0
         self.pending: Request | None = None
 
