@@ -189,7 +189,7 @@ class ExploreExploit(Algorithm):
     # --- training the behavior space ---------------------------------------------------
     def _train(self) -> None:
         """Train on the frames of every stored agent (once each), then describe all again."""
-        stored = Agents.concat(self.exploration.stored_agents(), self.reward_archive.agents)
+        stored = Agents.concat(*self._stored_parts())
         _, first = np.unique(stored.indices, return_index=True)
         report = self.space.train(stored.frames[np.sort(first)], rng=self.training_rng)
         self.exploration.reencode()
@@ -206,14 +206,13 @@ class ExploreExploit(Algorithm):
                 {"kind": "training", "evaluations": self.evaluations, "report": report}
             )
 
+    def _stored_parts(self) -> list[Agents]:
+        """Every set of agents holding a descriptor: the exploration's, then the reward archive."""
+        return [*self.exploration.stored_parts(), self.reward_archive.agents]
+
     def _fidelity(self, report: Any) -> float | None:
         """How much ground truth the new space keeps, on every stored agent (read-only)."""
-        parts = [
-            self.exploration.novelty_archive.agents,
-            self.exploration.population,
-            self.exploration.last_offspring,
-            self.reward_archive.agents,
-        ]  # the stored agents, without copying their frames
+        parts = self._stored_parts()  # concatenated field by field: frames are not copied
         indices = np.concatenate([p.indices for p in parts])
         _, first = np.unique(indices, return_index=True)
         first.sort()

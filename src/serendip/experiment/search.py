@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from serendip.algorithms import Algorithm, BuildContext, build_algorithm, uses_frames
+from serendip.algorithms.base import prefixed, unprefixed
 from serendip.archives import Agents
 from serendip.errors import ConfigError
 from serendip.experiment.config import RunConfig
@@ -259,7 +260,7 @@ class Search:
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The whole search as ``(arrays, json data)``: no pickle; see :meth:`from_state_dict`."""
         arrays, data = self.algorithm.state_dict()
-        arrays = {f"algorithm.{k}": v for k, v in arrays.items()}
+        arrays = prefixed("algorithm.", arrays)
         if self.initial_genomes is not None:
             arrays["search.initial_genomes"] = self.initial_genomes
         pending = None
@@ -281,9 +282,7 @@ class Search:
         arguments = dict(saved["arguments"])
         sections = arguments.pop("sections")
         search = cls(**arguments, initial_genomes=arrays.get("search.initial_genomes"), **sections)
-        prefix = "algorithm."
-        own = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-        search.algorithm.load_state_dict(own, data["algorithm"])
+        search.algorithm.load_state_dict(unprefixed("algorithm.", arrays), data["algorithm"])
         search.evaluations = int(saved["evaluations"])
         if saved["pending"] is not None:
             search.pending = Request(

@@ -218,9 +218,9 @@ class NoveltySearch:
             self.last_offspring.descriptors = self.space.encode(self.last_offspring.frames)
         self.population_novelty = self.novelty_of(population, population)
 
-    def stored_agents(self) -> Agents:
-        """Every agent this process holds: novelty archive, population, last offspring."""
-        return Agents.concat(self.novelty_archive.agents, self.population, self.last_offspring)
+    def stored_parts(self) -> list[Agents]:
+        """Every set of agents this process holds: novelty archive, population, last offspring."""
+        return [self.novelty_archive.agents, self.population, self.last_offspring]
 
     def reference(self) -> ReferenceSet:
         """Population ∪ novelty archive ∪ reward archive, prepared for novelty queries.
