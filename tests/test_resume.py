@@ -209,7 +209,9 @@ def test_command_line_kill_and_resume(reference, tmp_path, how):
         assert process.returncode == 130, err
         assert f"serendip resume {out}" in err
         _, data, _ = load_checkpoint(out)
-        logged = sum(pq.read_metadata(p).num_rows for p in out.glob("evaluations.parquet/*"))
+        logged = sum(
+            pq.read_metadata(p).num_rows for p in out.glob("evaluations.parquet/part-*.parquet")
+        )
         assert logged == data["loop"]["evaluations"]  # stopped at a batch end, all logged
     if (out / "summary.json").exists():
         pytest.skip("the run finished before the signal arrived")
@@ -282,4 +284,25 @@ def test_the_background_encoder_resumes_exactly(tmp_path):
     _, data, _ = load_checkpoint(out)
     assert data["algorithm"]["exploration_chunks"] >= 1  # trained: a background to restore
     serendip.resume(out, progress=False)
+    assert_same_run(tmp_path / "a", out)
+
+
+def test_stax_with_the_contrastive_encoder_resumes_exactly(tmp_path):
+    """``learned_space.encoder: contrastive``: its crops are drawn from the run's generator."""
+    space = {**BASE.get("learned_space", {}), "encoder": "contrastive"}
+    uninterrupted = config(tmp_path / "a", algorithm="stax", learned_space=space)
+    serendip.run(uninterrupted, progress=False)
+    out = tmp_path / "b"
+    with pytest.raises(Crash):
+        serendip.run(
+            config(out, algorithm="stax", learned_space=space),
+            progress=False,
+            on_batch=crash_at(2100),
+        )
+    arrays, _, _ = load_checkpoint(out)
+    # Trained once (weights and Adam to restore); the second training, after the
+    # resume, draws its crops from the restored generator.
+    assert int(arrays["space.trainings"]) == 1
+    serendip.resume(out, progress=False)
+    assert int(serendip.load_run(out).state()[0]["space.trainings"]) == 2
     assert_same_run(tmp_path / "a", out)

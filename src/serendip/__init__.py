@@ -17,6 +17,7 @@ Or drive any algorithm with your own evaluation (ask/tell)::
 
 from serendip.algorithms import register_algorithm
 from serendip.behavior import register_behavior_space
+from serendip.errors import RunError, TrainingError
 from serendip.experiment import (
     CheckpointError,
     ConfigError,
@@ -40,9 +41,11 @@ __all__ = [
     "GymTask",
     "Run",
     "RunConfig",
+    "RunError",
     "RunInterrupted",
     "RunResult",
     "Search",
+    "TrainingError",
     "load_run",
     "make_task",
     "register_algorithm",

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from serendip.algorithms import ALGORITHMS
+from serendip.errors import RunError
 from serendip.experiment.checkpoint import CheckpointError
 from serendip.experiment.config import ConfigError, RunConfig
 from serendip.experiment.runner import RunInterrupted, resume, run
@@ -236,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"serendip: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except TaskError as error:
+    except (TaskError, RunError) as error:
         print(f"serendip: error: {error}", file=sys.stderr)
         return EXIT_TASK
     except CheckpointError as error:

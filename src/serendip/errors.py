@@ -15,3 +15,16 @@ class ConfigError(ValueError):
     def __init__(self, field_name: str, message: str) -> None:
         self.field = field_name
         super().__init__(f"{field_name}: {message}")
+
+
+class RunError(RuntimeError):
+    """A run that cannot go on (``str()`` is one line); its last checkpoint stays intact.
+
+    Unlike a :class:`ConfigError`, it happens while the run runs (a training that
+    diverges, an environment that hangs): the command line prints it as one line
+    and exits with code 1, and what the run wrote before stays as it was.
+    """
+
+
+class TrainingError(RunError):
+    """A learned space's training produced a non-finite loss."""

@@ -24,6 +24,7 @@ import yaml
 
 from serendip.archives import Agents
 from serendip.experiment.config import ConfigError, RunConfig
+from serendip.experiment.evaluation_log import LogError
 from serendip.experiment.run_directory import Run
 from serendip.metrics import EXPLORE, metric_curves, summary_metrics
 from serendip.tasks import TaskError, TaskSpec, task_spec
@@ -254,6 +255,8 @@ def open_run(path: str | Path) -> RunData:
         n = len(data.evaluations)
     except FileNotFoundError:
         n = 0
+    except LogError as error:  # a damaged part: named, never read as wrong values
+        raise ConfigError(RUN_FIELD, str(error)) from None
     if n == 0:
         raise ConfigError(RUN_FIELD, f"{str(path)!r} holds no evaluation yet")
     return data

@@ -3,7 +3,9 @@
 Spaces follow one contract (:class:`~serendip.behavior.base.BehaviorSpace`) and
 are registered by name. ``ground-truth`` reads the task's hand-designed outcome;
 the learned spaces (``learned_space.encoder``, TAXONS and STAX) encode the
-agent's frames: ``paper`` is the papers' convolutional autoencoder.
+agent's frames: ``paper`` is the papers' convolutional autoencoder,
+``background`` the same over frames minus their static background,
+``contrastive`` the same trained with a contrastive loss as well.
 
 A learned space's factory is called as
 ``factory(n_frames=S, config=<the learned_space section>, seed=run seed)``; the
@@ -32,6 +34,12 @@ BEHAVIOR_SPACES.register(
     "background",
     "serendip.behavior.background:BackgroundSpace",
     summary="the paper's autoencoder over frames minus their per-pixel median background",
+    learned=True,
+)
+BEHAVIOR_SPACES.register(
+    "contrastive",
+    "serendip.behavior.contrastive:ContrastiveSpace",
+    summary="the paper's autoencoder trained on NT-Xent over translated views plus its MSE",
     learned=True,
 )
 

@@ -7,8 +7,10 @@ after exploration chunks 1, 3, 6, 10, 15, ... (:func:`training_chunks`); the
 caller then re-encodes everything that holds a descriptor.
 
 Speed (measured on a 2-core CPU): the network and its inputs use the
-``channels_last`` memory format and go through it in chunks of 128 frames, about
-twice as fast as contiguous NCHW tensors or large batches. Frames stay uint8 and
+``channels_last`` memory format and go through it in chunks of :data:`CHUNK`
+frames, about twice as fast as contiguous NCHW tensors or large batches;
+``learned_space.inference: compiled`` (:class:`CompiledInference`) is faster
+still, at the price of last-bit differences. Frames stay uint8 and
 are converted to float32 in ``[0, 1]`` one chunk at a time, so an archive is never
 held as floats.
 
@@ -31,6 +33,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -41,29 +44,27 @@ import torch
 from torch import nn
 
 from serendip.behavior.training import (
+    INFERENCE_PATHS,
     AutoencoderConfig,
     TrainingReport,
     is_training_chunk,
     training_chunks,
 )
+from serendip.errors import ConfigError, TrainingError
 from serendip.tasks import EvaluationBatch
 from serendip.tasks.base import FRAME_SIZE
-
-__all__ = [
-    "Autoencoder",
-    "AutoencoderConfig",
-    "LearnedSpace",
-    "TrainingReport",
-    "is_training_chunk",
-    "load_weights",
-    "training_chunks",
-]
 
 ARTIFACT_DIR = "autoencoder"
 TRAININGS_LOG = "trainings.jsonl"
 
-CHUNK = 128
-"""Frames per forward pass at inference: the fastest size on CPU with channels_last."""
+CHUNK = 64
+"""Frames per forward pass at inference: the fastest size measured on a 2-core CPU.
+
+(``benchmarks/bench_encoder.py``: 64 frames a call encode about 1.25x faster than
+128, which spills the first layers' activations out of cache.) A frame's latent
+does not depend on the other frames of its call (checked for calls of 2 to 128
+frames), so the chunk size changes no result.
+"""
 
 _FRAME_SHAPE = (FRAME_SIZE, FRAME_SIZE, 3)
 _BOTTLENECK = (16, 4, 4)  # channels, height, width after the fourth convolution
@@ -143,6 +144,63 @@ def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
     return images.contiguous(memory_format=torch.channels_last)
 
 
+BUCKETS = (8, 12, 16, 24, 32, 48, CHUNK)
+"""Batch sizes the compiled path is built for; a chunk is zero-padded up to the next one."""
+
+
+def compiler_available() -> bool:
+    """Whether a C++ compiler that ``torch.compile``'s CPU backend can call is on PATH."""
+    names = [os.environ.get("CXX", ""), "g++", "clang++", "c++"]
+    return any(name and shutil.which(name) for name in names)
+
+
+class CompiledInference:
+    """The network's inference, compiled by ``torch.compile`` (inductor) for fixed batch sizes.
+
+    Why: on a 2-core CPU a third of the encoder's time is its SELU activations
+    (``expm1`` over every feature map), run as separate passes over memory; the
+    compiled graph fuses each into the convolution's output pass, and the
+    reconstruction error into the decoder's last layer.
+
+    What it computes is the paper's network, but not bit for bit the eager path:
+    the fused activations round differently in the last bits (measured: at most
+    about 5e-7 on latents of order 1). It is deterministic on one machine for a
+    fixed thread count. Each chunk is zero-padded to one of :data:`BUCKETS`
+    frames (12 and 24: an emitter generation of 6 or 12 agents with S = 2), so at
+    most ``len(BUCKETS)`` graphs are compiled per path (torch's limit is 8) and a frame's
+    result depends only on the size of the call it came in, which a run repeats
+    exactly on resume. Compiled code is cached on disk by torch, so only the first
+    process on a machine pays the compilation (tens of seconds).
+
+    Args:
+        model: the autoencoder; its weights are read at each call (trainings
+            update them in place), so one compilation serves the whole run.
+    """
+
+    def __init__(self, model: Autoencoder) -> None:
+        self.model = model
+        self._encode = torch.compile(model.encode, dynamic=False, fullgraph=True)
+        self._full = torch.compile(self._encode_with_error, dynamic=False, fullgraph=True)
+
+    def _encode_with_error(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.model.encode(images)
+        return z, (self.model.decode(z) - images).square().mean(dim=(1, 2, 3))
+
+    def __call__(
+        self, images: torch.Tensor, *, surprise: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Latents (and per-frame errors if ``surprise``) of at most ``CHUNK`` images."""
+        n = images.shape[0]
+        size = next(b for b in BUCKETS if b >= n)
+        if size != n:
+            padding = images.new_zeros((size - n, *images.shape[1:]))
+            images = torch.cat([images, padding]).contiguous(memory_format=torch.channels_last)
+        if surprise:
+            z, error = self._full(images)
+            return z[:n], error[:n]
+        return self._encode(images)[:n], None
+
+
 def _derived_seed(seed: int, training: int) -> int:
     """A 63-bit torch seed for the weights used from training number ``training`` on."""
     state = np.random.SeedSequence([seed, training]).generate_state(2, dtype=np.uint32)
@@ -200,11 +258,18 @@ class LearnedSpace:
         self.config = config
         self.seed = int(seed)
         self.descriptor_size = config.latent_size * self.n_frames
+        if config.inference == "compiled" and not compiler_available():
+            raise ConfigError(
+                "learned_space.inference",
+                "compiled needs a C++ compiler (g++ or clang++) on PATH for torch.compile; "
+                "eager needs none",
+            )
         torch.use_deterministic_algorithms(True)
         self._pin_threads()
         self.trainings = 0
         self.reports: list[TrainingReport] = []
         self._saved = 0  # trainings whose weights and report are in the run directory
+        self._compiled_inference: CompiledInference | None = None
         self._initialise(training=0)
 
     @property
@@ -243,13 +308,7 @@ class LearnedSpace:
         Encoder only, the cheap path when surprise is not needed.
         """
         frames = _checked_frames(frames, self.n_frames)
-        self._pin_threads()
-        flat = self._prepare(frames.reshape(-1, *_FRAME_SHAPE))
-        latents = np.empty((flat.shape[0], self.config.latent_size), dtype=np.float64)
-        with torch.inference_mode():
-            for start in range(0, flat.shape[0], CHUNK):
-                images = frames_to_tensor(flat[start : start + CHUNK])
-                latents[start : start + CHUNK] = self.autoencoder.encode(images).numpy()
+        latents, _ = self._infer(self._prepare(frames.reshape(-1, *_FRAME_SHAPE)), surprise=False)
         return latents.reshape(frames.shape[0], self.descriptor_size)
 
     def _prepare(self, flat: np.ndarray) -> np.ndarray:
@@ -280,25 +339,61 @@ class LearnedSpace:
 
     def _forward(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Latents ``(K, latent)`` and per-frame mean squared errors ``(K,)`` of ``K`` frames."""
+        latents, errors = self._infer(flat, surprise=True)
+        assert errors is not None
+        return latents, errors
+
+    def _infer(self, flat: np.ndarray, *, surprise: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Latents (and per-frame errors if ``surprise``) of frames ``(K, 64, 64, 3)``, by chunks.
+
+        The inference path is ``config.inference``: ``eager`` runs the modules as
+        written (the reference); ``compiled`` runs the same computation compiled
+        by ``torch.compile`` (see :class:`CompiledInference`).
+        """
         self._pin_threads()
         latents = np.empty((flat.shape[0], self.config.latent_size), dtype=np.float64)
-        errors = np.empty(flat.shape[0], dtype=np.float64)
+        errors = np.empty(flat.shape[0], dtype=np.float64) if surprise else None
+        compiled = self._compiled()
         with torch.inference_mode():
             for start in range(0, flat.shape[0], CHUNK):
                 images = frames_to_tensor(flat[start : start + CHUNK])
-                z = self.autoencoder.encode(images)
-                reconstruction = self.autoencoder.decode(z)
+                if compiled is not None:
+                    z, error = compiled(images, surprise=surprise)
+                else:
+                    z = self.autoencoder.encode(images)
+                    error = (
+                        (self.autoencoder.decode(z) - images).square().mean(dim=(1, 2, 3))
+                        if surprise
+                        else None
+                    )
                 latents[start : start + CHUNK] = z.numpy()
-                errors[start : start + CHUNK] = (
-                    (reconstruction - images).square().mean(dim=(1, 2, 3)).numpy()
-                )
+                if errors is not None and error is not None:
+                    errors[start : start + CHUNK] = error.numpy()
         return latents, errors
+
+    def _compiled(self) -> CompiledInference | None:
+        """The compiled inference path of the current network, built on first use."""
+        if self.config.inference != "compiled":
+            return None
+        current = self._compiled_inference
+        if current is None or current.model is not self.autoencoder:
+            current = self._compiled_inference = CompiledInference(self.autoencoder)
+        return current
 
     def _validation_loss(self, frames: np.ndarray) -> float:
         """Mean per-pixel MSE of the autoencoder on frames ``(K, 64, 64, 3)``."""
         return float(self._forward(frames)[1].mean())
 
     # --- training ----------------------------------------------------------------
+    def _training_loss(self, images: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """The loss one training mini-batch ``(B, 3, 64, 64)`` minimises: the paper's MSE.
+
+        The per-pixel mean squared reconstruction error; it draws nothing from
+        ``rng``. A space built on this one (:mod:`serendip.behavior.contrastive`)
+        overrides it, drawing any randomness it needs from ``rng``.
+        """
+        return nn.functional.mse_loss(self.autoencoder(images), images)
+
     def train(self, frames: np.ndarray, rng: np.random.Generator) -> TrainingReport:
         """Train the autoencoder on every frame of ``frames`` ``(M, S, 64, 64, 3)`` uint8.
 
@@ -356,7 +451,7 @@ class LearnedSpace:
             total = 0.0
             for start in range(0, shuffled.shape[0], config.batch_size):
                 images = frames_to_tensor(data[shuffled[start : start + config.batch_size]])
-                loss = nn.functional.mse_loss(model(images), images)
+                loss = self._training_loss(images, rng)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -364,6 +459,13 @@ class LearnedSpace:
             model.eval()
             train_losses.append(total / shuffled.shape[0])
             validation_losses.append(self._validation_loss(validation))
+            if not (math.isfinite(train_losses[-1]) and math.isfinite(validation_losses[-1])):
+                raise TrainingError(
+                    f"learned_space: training {self.trainings} diverged at epoch {epoch + 1} "
+                    f"(training loss {train_losses[-1]}, validation loss "
+                    f"{validation_losses[-1]}, learning_rate {config.learning_rate}); "
+                    "lower learned_space.learning_rate"
+                )
             loss = validation_losses[-1]
             if loss < best_loss:
                 best_loss, best_epoch = loss, epoch
@@ -373,9 +475,8 @@ class LearnedSpace:
                 reference_loss, improved_epoch = loss, epoch
             elif epoch - improved_epoch >= config.patience:
                 break
-        if best_weights:  # empty only if every validation loss was NaN
-            model.load_state_dict(best_weights)
-            optimizer.load_state_dict(best_optimizer)
+        model.load_state_dict(best_weights)  # every loss was finite: the best one is set
+        optimizer.load_state_dict(best_optimizer)
 
         report = TrainingReport(
             training=self.trainings,
@@ -415,7 +516,7 @@ class LearnedSpace:
         with open(directory / TRAININGS_LOG, "a") as handle:
             for report in self.reports[self._saved :]:
                 line = {"evaluations": int(evaluations), **dataclasses.asdict(report)}
-                handle.write(json.dumps(line) + "\n")
+                handle.write(json.dumps(line, allow_nan=False) + "\n")
         self._saved = self.trainings
 
     def restore_artifacts(self, run_dir: Path) -> None:
@@ -543,10 +644,13 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 __all__ = [
+    "INFERENCE_PATHS",
     "Autoencoder",
     "AutoencoderConfig",
+    "CompiledInference",
     "LearnedSpace",
     "TrainingReport",
+    "compiler_available",
     "frames_to_tensor",
     "is_training_chunk",
     "load_weights",

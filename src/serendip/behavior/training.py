@@ -39,6 +39,9 @@ def is_training_chunk(chunk: int) -> bool:
 
 # --- configuration and report -------------------------------------------------------
 
+INFERENCE_PATHS = ("eager", "compiled")
+"""``learned_space.inference``: how frames go through the network outside training."""
+
 
 @dataclass(frozen=True)
 class AutoencoderConfig:
@@ -66,6 +69,10 @@ class AutoencoderConfig:
             thread count.
         encoder: the learned behavior space, by registered name (``paper``: the
             papers' convolutional autoencoder).
+        inference: how frames go through the network outside training:
+            ``eager`` (the reference, bit for bit the published tables) or
+            ``compiled`` (``torch.compile``: faster, the same network rounded
+            differently in the last bits; needs a C++ compiler).
     """
 
     latent_size: int = 10
@@ -79,6 +86,7 @@ class AutoencoderConfig:
     reinitialise: bool = False
     threads: int | None = None
     encoder: str = "paper"
+    inference: str = "eager"
 
     def __post_init__(self) -> None:
         positive = {
@@ -108,6 +116,10 @@ class AutoencoderConfig:
             )
         if self.threads is not None and (int(self.threads) != self.threads or self.threads < 1):
             raise ValueError(f"threads must be None or an integer >= 1, got {self.threads!r}")
+        if self.inference not in INFERENCE_PATHS:
+            raise ValueError(
+                f"inference must be one of {', '.join(INFERENCE_PATHS)}, got {self.inference!r}"
+            )
 
 
 @dataclass

@@ -33,6 +33,7 @@ import json
 import os
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ import numpy as np
 from serendip.experiment.storage import atomic_write
 
 CHECKPOINT_DIR = "checkpoint"
+TAKEN = "taken"
+"""Written with a run's first checkpoint: a run whose checkpoints are gone is told apart
+from one that never reached its first."""
 KEEP = 2
 COMPACT_MIN_ROWS = 2000  # the store is compacted when it holds more unreferenced rows
 FORMAT = 1
@@ -124,11 +128,7 @@ class CheckpointWriter:
         cls, run_dir: Path, data: dict[str, Any], stored: dict[str, set[int]]
     ) -> CheckpointWriter:
         """A writer continuing after the checkpoint ``data`` (as :func:`load_checkpoint` gave)."""
-        writer = cls(run_dir)
-        for newer in checkpoint_files(run_dir):  # damaged ones, skipped by load_checkpoint
-            if int(_STATE.match(newer.name).group(1)) > int(data["evaluations"]):
-                newer.with_suffix(".npz").unlink(missing_ok=True)
-                newer.unlink()
+        writer = cls(run_dir)  # newer (damaged) checkpoints were moved aside by the resume
         writer.parts = list(data["_store"])
         writer.row_shapes = dict(data["_store_shapes"])
         writer.stored = {field: set(stored[field]) for field in STORED_FIELDS}
@@ -183,6 +183,9 @@ class CheckpointWriter:
         path = self.directory / f"state-{tag}.json"
         payload = (json.dumps(manifest, allow_nan=False) + "\n").encode()
         _write_durable(path, payload)
+        taken = self.directory / TAKEN
+        if not taken.exists():  # once: from now on, no checkpoint here means a lost one
+            taken.write_text(f"first checkpoint after {evaluations} evaluations\n")
         self._prune()
         return path
 
@@ -232,6 +235,14 @@ class CheckpointWriter:
                 part.unlink(missing_ok=True)
 
 
+def checkpoint_number(path: Path) -> int:
+    """The evaluations of a checkpoint's ``state-<evaluations>.json``."""
+    match = _STATE.match(path.name)
+    if match is None:
+        raise ValueError(f"{path.name} is not a checkpoint's state file")
+    return int(match.group(1))
+
+
 def checkpoint_files(run_dir: Path) -> list[Path]:
     """The checkpoints' ``.json`` files, oldest first."""
     directory = Path(run_dir) / CHECKPOINT_DIR
@@ -248,6 +259,16 @@ def _read_one(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[s
         raise CheckpointError(f"{path.name}: unreadable ({error})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path.name}: not a format-{FORMAT} checkpoint")
+    try:
+        return _assemble(path, data)
+    except (KeyError, TypeError, ValueError, IndexError) as error:  # parses, but is not ours
+        raise CheckpointError(f"{path.name}: malformed ({type(error).__name__}: {error})") from None
+
+
+def _assemble(
+    path: Path, data: dict[str, Any]
+) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, set[int]]]:
+    """The arrays of the checkpoint ``data`` (its ``.npz`` and the store parts it names)."""
     state = _load_npz(_verified(path.with_suffix(".npz"), data["state"]))
     # Gather the stored per-agent fields from the store parts, by evaluation index.
     sources: dict[str, dict[int, np.ndarray]] = {field: {} for field in STORED_FIELDS}
@@ -283,12 +304,16 @@ def _read_one(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[s
 
 
 def load_checkpoint(
-    run_dir: Path, *, warn: bool = True
+    run_dir: Path,
+    *,
+    warn: bool = True,
+    validate: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, set[int]]]:
     """The newest intact checkpoint: ``(arrays, data, indices in the store per field)``.
 
-    A damaged checkpoint (truncated, corrupted, a store part missing) is reported
-    with a warning and the one before it is tried.
+    A damaged checkpoint (truncated, corrupted, a store part missing, or data that
+    ``validate`` rejects with a :class:`CheckpointError`) is reported with a
+    warning and the one before it is tried.
 
     Raises:
         CheckpointError: there is no checkpoint, or none is intact.
@@ -299,7 +324,13 @@ def load_checkpoint(
     problems = []
     for path in reversed(files):
         try:
-            return _read_one(path)
+            loaded = _read_one(path)
+            if validate is not None:
+                try:
+                    validate(loaded[1])
+                except CheckpointError as error:
+                    raise CheckpointError(f"{path.name}: {error}") from None
+            return loaded
         except CheckpointError as error:
             problems.append(str(error))
             if warn:

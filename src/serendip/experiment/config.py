@@ -20,7 +20,7 @@ import yaml
 from serendip.algorithms import ALGORITHMS, RandomSearchConfig, uses_frames
 from serendip.archives import ARCHIVE_SELECTIONS
 from serendip.behavior import learned_space_names
-from serendip.behavior.training import AutoencoderConfig
+from serendip.behavior.training import INFERENCE_PATHS, AutoencoderConfig
 from serendip.emitters import EMITTER_KINDS
 from serendip.errors import ConfigError
 from serendip.evaluation import EvaluationConfig
@@ -32,7 +32,8 @@ from serendip.tasks import is_gym, task_names
 
 BACKENDS = ("inprocess", "processes", "ray")
 DEFAULT_LEARNED_FRAMES = 2
-MAX_SEED = 2**32 - 1
+MAX_SEED = 2**31 - 1
+"""The largest run seed: episode seeds are ``seed * 2**32 + evaluation index`` in int64."""
 
 
 def _integer(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
@@ -119,6 +120,7 @@ SECTION_RULES: dict[str, dict[str, tuple]] = {
         "reinitialise": ("bool",),
         "threads": ("int?", 1),
         "encoder": ("choice", learned_space_names),  # the registered learned spaces
+        "inference": ("choice", INFERENCE_PATHS),
     },
     "exploitation": {
         "chunk_size": ("int", 1),

@@ -4,32 +4,84 @@
 table with pandas or pyarrow (``pd.read_parquet(run_dir / "evaluations.parquet")``).
 Parts are written whole and atomically, so an interrupted run keeps every
 complete part and metrics can be recomputed from it.
+
+``evaluations.parquet/_manifest.json`` (ignored by Parquet readers, whose
+datasets skip names starting with ``_``) lists every part with its rows, size
+and SHA-256, and is replaced atomically after each part. :func:`read_evaluations`
+verifies the parts against it, so a damaged part is named instead of being read
+back as wrong values; a part the manifest does not list was written after the
+last manifest (a kill between the two) and is left out with a warning.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from serendip.experiment.storage import write_table
+from serendip.experiment.storage import write_bytes, write_json
 
 LOG_NAME = "evaluations.parquet"
+MANIFEST = "_manifest.json"
+PART_ROWS = 20_000
+"""Rows a part holds at least (the last one excepted)."""
+
+
+class LogError(ValueError):
+    """A damaged or inconsistent evaluation log; ``str()`` is one line naming the file."""
+
+
+def read_manifest(directory: Path) -> dict[str, dict[str, Any]] | None:
+    """The parts the manifest lists (name -> rows, bytes, sha256); None without a manifest."""
+    path = Path(directory) / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        parts = json.loads(path.read_text())["parts"]
+        if not isinstance(parts, dict):
+            raise TypeError("parts is not a mapping")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise LogError(f"{path}: unreadable manifest ({error})") from None
+    return parts
+
+
+def verified_part(path: Path, entry: dict[str, Any]) -> pa.Table:
+    """The part at ``path``, checked against its manifest entry."""
+    try:
+        payload = path.read_bytes()
+    except OSError as error:
+        raise LogError(f"{path}: cannot be read ({error.strerror})") from None
+    if len(payload) != entry.get("bytes") or hashlib.sha256(payload).hexdigest() != entry.get(
+        "sha256"
+    ):
+        raise LogError(f"{path}: damaged (its size or checksum differs from the manifest's)")
+    try:
+        return pq.read_table(pa.BufferReader(payload))
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise LogError(f"{path}: unreadable ({str(error).splitlines()[0]})") from None
 
 
 class EvaluationLogWriter:
     """Buffers evaluation rows and writes them as Parquet parts of ``part_rows`` rows or more."""
 
-    def __init__(self, directory: Path, *, part_rows: int = 20_000, first_part: int = 0) -> None:
+    def __init__(
+        self, directory: Path, *, part_rows: int | None = None, first_part: int = 0
+    ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.part_rows = part_rows
+        self.part_rows = PART_ROWS if part_rows is None else part_rows
         self.next_part = first_part
         self._buffer: list[pa.Table] = []
         self._buffered = 0
+        listed = read_manifest(self.directory) or {}
+        self.manifest = {name: listed[name] for name in _part_names(first_part) if name in listed}
 
     def append(
         self,
@@ -68,7 +120,17 @@ class EvaluationLogWriter:
         if not self._buffer:
             return
         table = pa.concat_tables(self._buffer)
-        write_table(self.directory / f"part-{self.next_part:05d}.parquet", table)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        payload = sink.getvalue().to_pybytes()
+        name = f"part-{self.next_part:05d}.parquet"
+        write_bytes(self.directory / name, payload)
+        self.manifest[name] = {
+            "rows": table.num_rows,
+            "bytes": len(payload),
+            "sha256": hashlib.sha256(payload).hexdigest(),
+        }
+        write_json(self.directory / MANIFEST, {"format": 1, "parts": self.manifest})
         self.next_part += 1
         self._buffer = []
         self._buffered = 0
@@ -81,10 +143,7 @@ class EvaluationLogWriter:
         return {f"log.{name}": _column_array(table.column(name)) for name in table.column_names}
 
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
-        """Continue after a checkpoint: drop parts written since, re-buffer its rows."""
-        for part in self.directory.glob("part-*.parquet"):
-            if int(part.stem.split("-")[1]) >= self.next_part:
-                part.unlink()
+        """Continue after a checkpoint: re-buffer the rows it held (later parts are gone)."""
         columns = {k.removeprefix("log."): v for k, v in arrays.items() if k.startswith("log.")}
         if columns:
             table = pa.table(
@@ -97,6 +156,59 @@ class EvaluationLogWriter:
             self._buffered = table.num_rows
 
 
+def _part_names(count: int) -> list[str]:
+    return [f"part-{i:05d}.parquet" for i in range(count)]
+
+
+def part_number(path: Path) -> int | None:
+    """``n`` of ``part-n.parquet``, None for any other name."""
+    stem = path.name.removesuffix(".parquet")
+    if path.suffix != ".parquet" or not stem.startswith("part-"):
+        return None
+    number = stem.removeprefix("part-")
+    return int(number) if number.isdigit() else None
+
+
+def log_parts(run_dir: Path) -> list[Path]:
+    """The log's part files, in order."""
+    directory = Path(run_dir) / LOG_NAME
+    if not directory.is_dir():
+        return []
+    parts = [p for p in directory.iterdir() if part_number(p) is not None]
+    return sorted(parts, key=lambda p: part_number(p) or 0)
+
+
+def read_log_parts(run_dir: Path, count: int) -> pa.Table | None:
+    """The first ``count`` parts, each verified against the manifest (None if ``count`` is 0).
+
+    Raises:
+        LogError: a part is missing, damaged or not in the manifest.
+    """
+    directory = Path(run_dir) / LOG_NAME
+    if count == 0:
+        return None
+    manifest = read_manifest(directory)
+    tables = []
+    for name in _part_names(count):
+        path = directory / name
+        if not path.exists():
+            raise LogError(f"{path}: missing")
+        if manifest is None:  # a log written before manifests existed: unverified
+            tables.append(_read_part(path))
+        elif name not in manifest:
+            raise LogError(f"{path}: not listed in {MANIFEST}")
+        else:
+            tables.append(verified_part(path, manifest[name]))
+    return pa.concat_tables(tables)
+
+
+def _read_part(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise LogError(f"{path}: unreadable ({str(error).splitlines()[0]})") from None
+
+
 def _column_array(column: pa.ChunkedArray) -> np.ndarray:
     values = column.to_numpy()
     return (
@@ -105,10 +217,30 @@ def _column_array(column: pa.ChunkedArray) -> np.ndarray:
 
 
 def read_evaluations(run_dir: Path) -> pd.DataFrame:
-    """The whole evaluation log of a run, sorted by evaluation index."""
+    """The whole evaluation log of a run, verified, sorted by evaluation index.
+
+    Raises:
+        FileNotFoundError: the run has no log yet.
+        LogError: a part is damaged or unreadable (named in the message).
+    """
     directory = Path(run_dir) / LOG_NAME
-    parts = sorted(directory.glob("part-*.parquet"))
+    parts = log_parts(run_dir)
     if not parts:
         raise FileNotFoundError(f"no evaluation log in {directory}")
-    frame = pa.concat_tables([pq.read_table(p) for p in parts]).to_pandas()
+    manifest = read_manifest(directory)
+    tables = []
+    for path in parts:
+        if manifest is None:
+            tables.append(_read_part(path))
+        elif path.name in manifest:
+            tables.append(verified_part(path, manifest[path.name]))
+        else:
+            warnings.warn(
+                f"{path} is not in the log's manifest (written after the last one): left out",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    if not tables:
+        raise FileNotFoundError(f"no evaluation log in {directory}")
+    frame = pa.concat_tables(tables).to_pandas()
     return frame.sort_values("index", kind="stable").reset_index(drop=True)

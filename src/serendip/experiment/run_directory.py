@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -31,53 +32,131 @@ from serendip.experiment.evaluation_log import LOG_NAME, read_evaluations
 from serendip.experiment.storage import table_agents
 
 RUN_MARKERS = ("config.yaml", "summary.json", LOG_NAME, "checkpoint")
+LOCK_NAME = ".serendip.lock"
+"""The lock file of a run directory: held (``flock``) by the one process running it."""
 
 
 def holds_run(directory: Path) -> bool:
     return any((Path(directory) / marker).exists() for marker in RUN_MARKERS)
 
 
+def _is_empty(directory: Path) -> bool:
+    """No entry but (perhaps) the lock file a process that claimed it left behind."""
+    return all(entry.name == LOCK_NAME for entry in directory.iterdir())
+
+
+class RunLock:
+    """An exclusive claim on a run directory, for as long as one process runs it.
+
+    It is an advisory ``flock`` on :data:`LOCK_NAME` inside the directory: taking it
+    is atomic (two processes released together cannot both hold it), and the
+    operating system drops it when the process ends, however it ends, so a killed
+    run never leaves its directory claimed (its lock file stays, unlocked and
+    harmless). A clean release removes the file. Where ``fcntl`` does not exist
+    (Windows) the claim is not enforced.
+    """
+
+    def __init__(self, path: Path, handle: Any) -> None:
+        self.path = path
+        self._handle = handle
+
+    @classmethod
+    def acquire(cls, directory: Path, *, field_name: str) -> RunLock:
+        """Claim ``directory`` or raise a :class:`ConfigError` naming ``field_name``."""
+        path = Path(directory) / LOCK_NAME
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            fcntl = None
+        for _ in range(100):
+            try:
+                handle = open(path, "a+")  # noqa: SIM115 - held open for the run's life
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise ConfigError(
+                    field_name, f"cannot write to {str(directory)!r}: {reason}"
+                ) from None
+            if fcntl is None:  # pragma: no cover
+                return cls(path, handle)
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.seek(0)
+                owner = handle.read().strip()[:20] or "unknown"
+                handle.close()
+                raise ConfigError(
+                    field_name,
+                    f"{str(directory)!r} is in use by another serendip process (pid {owner}); "
+                    "wait for it to end or choose another directory",
+                ) from None
+            try:
+                current = os.stat(path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current == os.fstat(handle.fileno()).st_ino:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(f"{os.getpid()}\n")
+                handle.flush()
+                return cls(path, handle)
+            handle.close()  # the holder released (and removed) it meanwhile: try again
+        raise ConfigError(field_name, f"could not claim {str(directory)!r}")  # pragma: no cover
+
+    def release(self) -> None:
+        """Give the claim up: remove the lock file, then close it (which drops the lock)."""
+        if self._handle.closed:
+            return
+        with contextlib.suppress(OSError):  # e.g. a directory made read-only meanwhile
+            self.path.unlink(missing_ok=True)
+        self._handle.close()
+
+
 def default_run_dir(config: RunConfig, root: Path = Path("runs")) -> Path:
     """``runs/<task>-<algorithm>-seed<seed>``, numbered ``-2``, ``-3``... when taken."""
     base = root / f"{config.task.replace(':', '-')}-{config.algorithm}-seed{config.seed}"
     candidate, number = base, 1
-    while candidate.exists() and (holds_run(candidate) or any(candidate.iterdir())):
+    while candidate.exists() and (holds_run(candidate) or not _is_empty(candidate)):
         number += 1
         candidate = base.with_name(f"{base.name}-{number}")
     return candidate
 
 
-def prepare_run_dir(config: RunConfig) -> Path:
-    """Create (or accept an empty) run directory, refusing to touch an existing run.
+def prepare_run_dir(config: RunConfig) -> tuple[Path, RunLock]:
+    """Create (or accept an empty) run directory and claim it, refusing to touch another run.
+
+    The claim (:class:`RunLock`) comes before the check that the directory is
+    free, so of two processes given the same directory at once exactly one gets it.
 
     Raises:
-        ConfigError: the directory holds a run or other files, or cannot be written.
+        ConfigError: the directory holds a run or other files, is in use, or cannot
+            be written.
     """
     directory = Path(config.out) if config.out is not None else default_run_dir(config)
     if directory.exists() and not directory.is_dir():
         raise ConfigError("out", f"{str(directory)!r} exists and is not a directory")
-    if directory.is_dir():
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigError("out", f"cannot create {str(directory)!r}: {reason}") from None
+    lock = RunLock.acquire(directory, field_name="out")
+    try:
         if holds_run(directory):
             raise ConfigError(
                 "out",
                 f"{str(directory)!r} already holds a run; choose a new directory "
                 "(nothing was overwritten)",
             )
-        if any(directory.iterdir()):
+        if not _is_empty(directory):
             raise ConfigError(
                 "out", f"{str(directory)!r} is not empty; choose a new or empty directory"
             )
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise ConfigError("out", f"cannot write to {str(directory)!r}: {reason}") from None
-    if not os.access(directory, os.W_OK):
-        raise ConfigError("out", f"cannot write to {str(directory)!r}")
-    return directory
+        if not os.access(directory, os.W_OK):
+            raise ConfigError("out", f"cannot write to {str(directory)!r}")
+    except BaseException:
+        lock.release()
+        raise
+    return directory, lock
 
 
 @dataclass

@@ -28,14 +28,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from serendip.algorithms import EXPLORE, Algorithm, make_algorithm
 from serendip.evaluation import Evaluator, make_evaluator
 from serendip.experiment.checkpoint import (
-    CheckpointError,
     CheckpointWriter,
-    checkpoint_files,
-    load_checkpoint,
 )
 from serendip.experiment.config import ConfigError, RunConfig
 from serendip.experiment.evaluation_log import LOG_NAME, EvaluationLogWriter, read_evaluations
-from serendip.experiment.run_directory import prepare_run_dir
+from serendip.experiment.resumption import DISCARDED, plan_resume
+from serendip.experiment.run_directory import LOCK_NAME, RunLock, prepare_run_dir
 from serendip.experiment.search import Search
 from serendip.experiment.storage import agents_table, write_json, write_table, write_text
 from serendip.experiment.tensorboard import Scalars
@@ -134,13 +132,17 @@ def run(
     spec, task, algorithm = build(config, task)
     evaluator = make_evaluator(config, task)  # e.g. a Ray cluster that does not answer
     try:
-        run_dir = prepare_run_dir(config)
-        write_text(run_dir / "config.yaml", config.to_yaml())
+        run_dir, lock = prepare_run_dir(config)
     except BaseException:
         evaluator.close()
         raise
-    loop = _Loop(run_dir, config, spec, task, algorithm, evaluator)
-    return loop.run(progress=progress, console=console, on_batch=on_batch)
+    try:
+        write_text(run_dir / "config.yaml", config.to_yaml())
+        loop = _Loop(run_dir, config, spec, task, algorithm, evaluator)
+        return loop.run(progress=progress, console=console, on_batch=on_batch)
+    finally:
+        evaluator.close()
+        lock.release()
 
 
 def resume(
@@ -154,41 +156,49 @@ def resume(
     """Continue an interrupted run from its newest intact checkpoint.
 
     The finished run is identical, bit for bit, to the same run never interrupted.
-    A run killed before its first checkpoint starts again in place. A damaged
-    checkpoint is reported (a warning) and the one before it is used.
+    Everything is checked before anything on disk changes (see
+    :func:`~serendip.experiment.resumption.plan_resume`): the config against the
+    checkpoint's copy, the checkpoint, and the evaluation log's parts against their
+    checksums. Log parts written after the checkpoint and damaged newer
+    checkpoints are then moved aside into ``RUN_DIR/discarded/``, never deleted. A
+    run killed before its first checkpoint, with nothing logged, starts again in
+    place.
 
     Args:
         run_dir: the run directory (it holds ``config.yaml``).
         task: the task, when the run was given one (see :func:`run`).
 
     Raises:
-        ConfigError: ``run_dir`` is not a run directory, or the run has finished.
+        ConfigError: ``run_dir`` is not a run directory, has finished, is in use by
+            another process, its config was changed in a way its results depend
+            on, or it holds logged evaluations but no checkpoint.
+        CheckpointError: no checkpoint is intact, or the log is damaged.
     """
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise ConfigError("run_dir", f"{str(run_dir)!r} is not a run directory (no config.yaml)")
-    if (run_dir / "summary.json").is_file():
-        raise ConfigError(
-            "run_dir", f"{str(run_dir)!r} has finished (summary.json exists); nothing to resume"
-        )
-    config = RunConfig.from_yaml(run_dir / "config.yaml")
-    spec, task, algorithm = build(config, task)
-    evaluator = make_evaluator(config, task)
-    loop = _Loop(run_dir, config, spec, task, algorithm, evaluator)
+    lock = RunLock.acquire(run_dir, field_name="run_dir")
     try:
-        arrays, data, stored = load_checkpoint(run_dir)
-    except CheckpointError:
-        if checkpoint_files(run_dir):
-            evaluator.close()
-            raise  # checkpoints exist but none is intact: do not destroy the evidence
-        loop.start_over()
-    else:
+        if (run_dir / "summary.json").is_file():
+            raise ConfigError(
+                "run_dir", f"{str(run_dir)!r} has finished (summary.json exists); nothing to resume"
+            )
+        config = RunConfig.from_yaml(run_dir / "config.yaml")
+        plan = plan_resume(run_dir, config)  # reads and checks; changes nothing
+        spec, task, algorithm = build(config, task)
+        evaluator = make_evaluator(config, task)
         try:
-            loop.restore(arrays, data, stored)
-        except BaseException:
+            plan.apply()  # the first change on disk
+            loop = _Loop(run_dir, config, spec, task, algorithm, evaluator)
+            if plan.checkpoint is None:
+                loop.start_over()
+            else:
+                loop.restore(*plan.checkpoint, logged=plan.logged)
+            return loop.run(progress=progress, console=console, on_batch=on_batch)
+        finally:
             evaluator.close()
-            raise
-    return loop.run(progress=progress, console=console, on_batch=on_batch)
+    finally:
+        lock.release()
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -255,7 +265,7 @@ class _Loop:
         started), so everything but the config goes, whichever part wrote it.
         """
         for path in self.run_dir.iterdir():
-            if path.name == "config.yaml":
+            if path.name in ("config.yaml", LOCK_NAME, DISCARDED):
                 continue
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
@@ -265,16 +275,15 @@ class _Loop:
         self.checkpoints = CheckpointWriter(self.run_dir)
 
     def restore(
-        self, arrays: dict[str, np.ndarray], data: dict[str, Any], stored: dict[str, set[int]]
+        self,
+        arrays: dict[str, np.ndarray],
+        data: dict[str, Any],
+        stored: dict[str, set[int]],
+        *,
+        logged: pd.DataFrame,
     ) -> None:
+        """Continue from a checkpoint that :func:`plan_resume` checked against ``logged``."""
         loop = data["loop"]
-        if "state_version" not in data["algorithm"]:
-            raise ConfigError(
-                "run_dir",
-                f"{str(self.run_dir)!r} was checkpointed by serendip 0.1.0, whose state this "
-                f"version ({_version()}) does not read; finish it with serendip 0.1.0 or run it "
-                "again (nothing was changed)",
-            )
         self.algorithm.load_state_dict(arrays, data["algorithm"])
         self.algorithm.restore_artifacts(self.run_dir)
         self.done = self.last_checkpoint = int(loop["evaluations"])
@@ -284,18 +293,6 @@ class _Loop:
         self.log = EvaluationLogWriter(self.run_dir / LOG_NAME, first_part=int(loop["log_parts"]))
         self.log.restore(arrays)
         self.checkpoints = CheckpointWriter.resuming(self.run_dir, data, stored)
-        try:
-            logged = read_evaluations(self.run_dir)
-        except FileNotFoundError:  # every row is still in the checkpoint's buffer
-            logged = pd.DataFrame()
-        pending = {k.removeprefix("log."): v for k, v in arrays.items() if k.startswith("log.")}
-        if pending:
-            logged = pd.concat([logged, pd.DataFrame(pending)], ignore_index=True)
-        if len(logged) != self.done:
-            raise CheckpointError(
-                f"the evaluation log holds {len(logged):,} rows but the checkpoint was taken "
-                f"after {self.done:,} evaluations"
-            )
         gt = logged[[f"gt_{j}" for j in range(self.spec.descriptor_size)]].to_numpy()
         self.live.update(
             logged["process"].to_numpy() == EXPLORE,
@@ -317,7 +314,8 @@ class _Loop:
             "wall_seconds": wall_seconds,
             "serendip": _version(),
         }
-        self.checkpoints.save(self.done, {**arrays, **pending}, {"loop": loop, "algorithm": data})
+        state = {"loop": loop, "algorithm": data, "config": self.config.to_dict()}
+        self.checkpoints.save(self.done, {**arrays, **pending}, state)
         self.last_checkpoint = self.done
 
     def run(

@@ -7,6 +7,7 @@ into place, so an interrupted run never leaves a half-written file behind.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -48,8 +49,25 @@ def write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
+def json_safe(data: Any) -> Any:
+    """``data`` with every non-finite float (NaN, infinities) as None: strict JSON has none."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: json_safe(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [json_safe(value) for value in data]
+    return data
+
+
 def write_json(path: Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    """``data`` as strict JSON (a missing figure, NaN, is written as null)."""
+    text = json.dumps(json_safe(data), indent=2, sort_keys=False, allow_nan=False)
+    write_text(path, text + "\n")
+
+
+def write_bytes(path: Path, payload: bytes) -> None:
+    atomic_write(path, lambda tmp: tmp.write_bytes(payload))
 
 
 def write_table(path: Path, table: pa.Table) -> None:

@@ -1,0 +1,359 @@
+"""Fault injection: resume never destroys a log, bad input never reaches a traceback.
+
+Each case damages or edits an interrupted run the way a user or a crash could,
+then checks that serendip either continues exactly or stops with one line and
+changes nothing on disk. Runs are novelty search on the point task with a tiny
+budget and log parts of 500 rows, so the log has parts on disk before the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import serendip
+from serendip.cli import main
+from serendip.errors import ConfigError
+from serendip.experiment import evaluation_log
+from serendip.experiment.checkpoint import checkpoint_files
+from serendip.experiment.evaluation_log import LogError, read_evaluations
+from serendip.experiment.run_directory import LOCK_NAME, RunLock, prepare_run_dir
+
+BASE = {
+    "task": "point",
+    "algorithm": "ns",
+    "budget": 3000,
+    "seed": 3,
+    "metrics_every": 500,
+    "checkpoint_every": 500,
+}
+
+
+class Crash(Exception):
+    """Stands for a kill between two batches."""
+
+
+def crash_at(evaluations: int):
+    def on_batch(done: int, algorithm) -> None:
+        if done >= evaluations:
+            raise Crash
+
+    return on_batch
+
+
+def make_config(out: Path, **changes) -> serendip.RunConfig:
+    return serendip.RunConfig.from_dict({**BASE, **changes, "out": str(out)})
+
+
+def contents(directory: Path) -> dict[str, str]:
+    """Every file under ``directory`` and its SHA-256."""
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(autouse=True)
+def small_log_parts(monkeypatch):
+    monkeypatch.setattr(evaluation_log, "PART_ROWS", 500)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("reference") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(evaluation_log, "PART_ROWS", 500)
+        serendip.run(make_config(out), progress=False)
+    return out
+
+
+def interrupted(out: Path, at: int = 1700, **changes) -> Path:
+    with pytest.raises(Crash):
+        serendip.run(make_config(out, **changes), progress=False, on_batch=crash_at(at))
+    return out
+
+
+def same_log(a: Path, b: Path) -> None:
+    pd.testing.assert_frame_equal(read_evaluations(a), read_evaluations(b))
+    timing = {"wall_seconds", "evaluations_per_second"}
+    first = json.loads((a / "summary.json").read_text())
+    second = json.loads((b / "summary.json").read_text())
+    assert {k: v for k, v in first.items() if k not in timing} == {
+        k: v for k, v in second.items() if k not in timing
+    }
+
+
+def resume_cli(run_dir: Path, capsys) -> tuple[int, str]:
+    code = main(["resume", str(run_dir), "--quiet"])
+    return code, capsys.readouterr().err
+
+
+# --- the log is never destroyed -------------------------------------------------------
+
+
+def test_log_parts_after_the_checkpoint_are_moved_aside_and_the_run_continues_exactly(
+    uninterrupted, tmp_path
+):
+    out = interrupted(tmp_path / "run", at=1700)  # parts of 500 rows; checkpoints at ~500
+    newest = json.loads(checkpoint_files(out)[-1].read_text())
+    beyond = [
+        p
+        for p in evaluation_log.log_parts(out)
+        if p.name >= f"part-{newest['loop']['log_parts']:05d}"
+    ]
+    assert beyond, "the crash should leave a part written after the checkpoint"
+    saved = {p.name: p.read_bytes() for p in beyond}
+    with pytest.warns(RuntimeWarning, match="written after the checkpoint"):
+        serendip.resume(out, progress=False)
+    same_log(uninterrupted, out)
+    moved = {p.name: p.read_bytes() for p in (out / "discarded").rglob("part-*.parquet")}
+    assert moved == saved  # moved, byte for byte, not deleted
+
+
+def test_a_resume_that_fails_changes_nothing(tmp_path, capsys):
+    out = interrupted(tmp_path / "run", at=1700)
+    config_file = out / "config.yaml"
+    config_file.write_text(config_file.read_text().replace("seed: 3", "seed: 4"))
+    before = contents(out)
+    code, err = resume_cli(out, capsys)
+    assert code == 2
+    assert err.startswith("serendip: error: seed: config.yaml says 4 but this run was made with 3")
+    assert err.count("\n") == 1
+    assert contents(out) == before
+
+
+@pytest.mark.parametrize(
+    ("edit", "field_name"),
+    [
+        (("task: point", "task: arm"), "task"),
+        (("algorithm: ns", "algorithm: serene"), "algorithm"),
+        (("mutation_sigma: 0.05", "mutation_sigma: 0.1"), "novelty_search.mutation_sigma"),
+        (("budget: 3000", "budget: 1000"), "budget"),
+    ],
+)
+def test_config_edits_the_results_depend_on_are_refused(tmp_path, capsys, edit, field_name):
+    out = interrupted(tmp_path / "run", at=1700)
+    config_file = out / "config.yaml"
+    text = config_file.read_text()
+    assert edit[0] in text
+    config_file.write_text(text.replace(*edit))
+    before = contents(out)
+    code, err = resume_cli(out, capsys)
+    assert code == 2, err
+    assert err.startswith(f"serendip: error: {field_name}: "), err
+    assert contents(out) == before
+
+
+def test_a_higher_budget_is_accepted_and_recorded(tmp_path):
+    out = interrupted(tmp_path / "run", at=1700)
+    config_file = out / "config.yaml"
+    config_file.write_text(config_file.read_text().replace("budget: 3000", "budget: 3500"))
+    checkpointed = json.loads(checkpoint_files(out)[-1].read_text())["loop"]["evaluations"]
+    with pytest.warns(RuntimeWarning):
+        result = serendip.resume(out, progress=False)
+    assert result.summary["evaluations"] == 3500
+    record = json.loads((out / "resumes.jsonl").read_text())
+    assert record["changed"] == {"budget": [3000, 3500]}
+    assert record["evaluations"] == checkpointed
+
+
+@pytest.mark.parametrize("damage", ["missing", "file", "emptied"])
+def test_logged_evaluations_without_a_checkpoint_are_an_error_not_a_restart(
+    tmp_path, capsys, damage
+):
+    out = interrupted(tmp_path / "run", at=1700)
+    shutil.copytree(
+        out / "checkpoint", tmp_path / "saved", ignore=shutil.ignore_patterns("state-*")
+    )
+    shutil.rmtree(out / "checkpoint")
+    if damage == "file":
+        (out / "checkpoint").write_text("not a directory")
+    elif damage == "emptied":  # the state files gone, the directory (and its marker) left
+        shutil.copytree(tmp_path / "saved", out / "checkpoint")
+    before = contents(out)
+    code, err = resume_cli(out, capsys)
+    assert code == 2
+    assert "no checkpoint to continue from" in err and err.count("\n") == 1
+    assert contents(out) == before
+
+
+def test_a_crash_before_the_first_checkpoint_starts_again_keeping_the_flushed_log(
+    uninterrupted, tmp_path
+):
+    out = interrupted(tmp_path / "run", at=300, checkpoint_every=2000)
+    assert not checkpoint_files(out)
+    flushed = {p.name: p.read_bytes() for p in evaluation_log.log_parts(out)}
+    assert flushed  # the crash flushed what it had logged
+    with pytest.warns(RuntimeWarning, match="flushed before the run's first checkpoint"):
+        serendip.resume(out, progress=False)
+    same_log(uninterrupted, out)
+    moved = {p.name: p.read_bytes() for p in (out / "discarded").rglob("part-*.parquet")}
+    assert moved == flushed
+
+
+@pytest.mark.parametrize("offset", [0.1, 0.5, 0.9])
+def test_flipped_bytes_in_a_log_part_are_named_by_resume_report_and_reading(
+    tmp_path, capsys, offset
+):
+    out = interrupted(tmp_path / "run", at=2700)
+    part = evaluation_log.log_parts(out)[0]
+    payload = bytearray(part.read_bytes())
+    start = int(len(payload) * offset)
+    payload[start : start + 64] = bytes(b ^ 0xFF for b in payload[start : start + 64])
+    part.write_bytes(bytes(payload))
+    with pytest.raises(LogError, match=r"part-00000\.parquet: damaged"):
+        read_evaluations(out)
+    before = contents(out)
+    code, err = resume_cli(out, capsys)
+    assert code == 1 and "part-00000.parquet: damaged" in err and err.count("\n") == 1
+    assert contents(out) == before
+
+
+def test_a_checkpoint_missing_a_key_falls_back_to_the_previous_one(uninterrupted, tmp_path):
+    out = interrupted(tmp_path / "run", at=2200)
+    newest = checkpoint_files(out)[-1]
+    data = json.loads(newest.read_text())
+    del data["loop"]["batches"]
+    newest.write_text(json.dumps(data))
+    with pytest.warns(RuntimeWarning, match="lacks loop.batches"):
+        serendip.resume(out, progress=False)
+    same_log(uninterrupted, out)
+    assert list((out / "discarded").rglob(newest.name))  # kept, moved aside
+
+
+# --- training that diverges -----------------------------------------------------------
+
+
+def test_a_diverging_training_stops_the_run_with_one_line_and_valid_json(tmp_path, capsys):
+    out = tmp_path / "run"
+    config_file = tmp_path / "config.json"
+    config_file.write_text(
+        json.dumps(
+            {
+                **BASE,
+                "algorithm": "taxons",
+                "budget": 1500,
+                "frames": 1,
+                "learned_space": {"learning_rate": 1e6, "max_epochs": 2, "threads": 1},
+            }
+        )
+    )
+    code = main(["run", "--config", str(config_file), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "diverged" in err and "lower learned_space.learning_rate" in err
+    assert err.count("\n") == 1
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"not JSON: {name}")
+
+    written = list(out.rglob("*.json")) + list(out.rglob("*.jsonl"))
+    assert written
+    for path in written:
+        texts = path.read_text().splitlines() if path.suffix == ".jsonl" else [path.read_text()]
+        for text in texts:
+            json.loads(text, parse_constant=refuse)
+
+
+# --- claiming a run directory ---------------------------------------------------------
+
+
+def _claim(directory: str, barrier, results, done) -> None:
+    barrier.wait()
+    try:
+        _, lock = prepare_run_dir(serendip.RunConfig.from_dict({**BASE, "out": directory}))
+    except ConfigError:
+        results.put("refused")
+        return
+    results.put("claimed")
+    done.wait(60)  # hold the claim until every process has tried
+    lock.release()
+
+
+def test_a_run_directory_is_claimed_by_exactly_one_of_many_processes(tmp_path):
+    context = multiprocessing.get_context("fork")
+    for trial in range(5):
+        directory = str(tmp_path / f"out-{trial}")
+        barrier, results, done = context.Barrier(4), context.Queue(), context.Event()
+        processes = [
+            context.Process(target=_claim, args=(directory, barrier, results, done))
+            for _ in range(4)
+        ]
+        for process in processes:
+            process.start()
+        outcomes = sorted(results.get(timeout=60) for _ in processes)
+        done.set()
+        for process in processes:
+            process.join(timeout=60)
+        assert outcomes == ["claimed", "refused", "refused", "refused"]
+
+
+def test_a_resume_of_a_run_in_use_is_refused_and_a_dead_holder_does_not_block(tmp_path, capsys):
+    out = interrupted(tmp_path / "run", at=1700)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from serendip.experiment.run_directory import RunLock; "
+            f"lock = RunLock.acquire({str(out)!r}, field_name='run_dir'); "
+            "print('held', flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = contents(out)
+        code, err = resume_cli(out, capsys)
+        assert code == 2 and f"is in use by another serendip process (pid {holder.pid})" in err
+        assert contents(out) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (out / LOCK_NAME).exists()  # a killed holder leaves its file, not its claim
+    with pytest.warns(RuntimeWarning):
+        serendip.resume(out, progress=False)
+    assert not (out / LOCK_NAME).exists()
+
+
+def test_a_lock_is_released_and_claimed_again(tmp_path):
+    first = RunLock.acquire(tmp_path, field_name="out")
+    with pytest.raises(ConfigError, match="in use"):
+        RunLock.acquire(tmp_path, field_name="out")
+    first.release()
+    RunLock.acquire(tmp_path, field_name="out").release()
+
+
+# --- bad values -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [2**31, 2**32, 2**63])
+def test_seeds_episode_seeds_cannot_represent_are_refused(tmp_path, capsys, seed):
+    code = main(
+        [
+            "run",
+            "--algo",
+            "ns",
+            "--task",
+            "point",
+            "--seed",
+            str(seed),
+            "--out",
+            str(tmp_path / "run"),
+            "--budget",
+            "100",
+            "--quiet",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "seed: must be an integer in [0, 2147483647]" in err
+    assert not (tmp_path / "run").exists()
