@@ -8,12 +8,17 @@ budget and log parts of 500 rows, so the log has parts on disk before the end.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import multiprocessing
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +31,7 @@ from serendip.experiment import evaluation_log
 from serendip.experiment.checkpoint import checkpoint_files
 from serendip.experiment.evaluation_log import LogError, read_evaluations
 from serendip.experiment.run_directory import LOCK_NAME, RunLock, prepare_run_dir
+from serendip.tasks.point import PointTask
 
 BASE = {
     "task": "point",
@@ -357,3 +363,272 @@ def test_seeds_episode_seeds_cannot_represent_are_refused(tmp_path, capsys, seed
     err = capsys.readouterr().err
     assert code == 2 and "seed: must be an integer in [0, 2147483647]" in err
     assert not (tmp_path / "run").exists()
+
+
+# --- bad input: one line, exit code 2, nothing written ----------------------------------
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def _write(path: Path, content: str | bytes) -> str:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return str(path)
+
+
+RUN = ["run", "--task", "point", "--budget", "200", "--quiet"]
+BAD_RUNS = {
+    "config not UTF-8": (
+        lambda d: ["--config", _write(d / "c.yaml", b"\xff\xfe\x00seed: 1")],
+        "config",
+    ),
+    "config is a device": (lambda d: ["--config", "/dev/zero"], "config"),
+    "YAML alias bomb": (lambda d: ["--config", _write(d / "c.yaml", BOMB)], "config"),
+    "huge list": (
+        lambda d: ["--config", _write(d / "c.yaml", "budget: [" + "1," * 200_000 + "1]")],
+        "config",
+    ),
+    "deep nesting": (lambda d: ["--config", _write(d / "c.yaml", "a: " + "[" * 5000)], "config"),
+    "config is a list": (lambda d: ["--config", _write(d / "c.yaml", "[1, 2]")], "config"),
+    "seed too large": (lambda d: ["--seed", str(2**31)], "seed"),
+    "negative seed": (lambda d: ["--seed", "-3"], "seed"),
+    "frames above the horizon": (lambda d: ["--algo", "stax", "--frames", "100000"], "frames"),
+    "no frames for a learned space": (lambda d: ["--algo", "stax", "--frames", "0"], "frames"),
+    "huge population": (
+        lambda d: [
+            "--config",
+            _write(d / "c.yaml", "novelty_search: {population_size: 10000000000}"),
+        ],
+        "novelty_search.population_size",
+    ),
+    "huge emitter population": (
+        lambda d: [
+            "--algo",
+            "serene",
+            "--config",
+            _write(d / "c.yaml", "exploitation: {emitter_population: 100000000000}"),
+        ],
+        "exploitation.emitter_population",
+    ),
+    "huge random batch": (
+        lambda d: [
+            "--algo",
+            "random",
+            "--config",
+            _write(d / "c.yaml", "random_search: {batch_size: 100000000000}"),
+        ],
+        "random_search.batch_size",
+    ),
+    "unknown inference path": (
+        lambda d: [
+            "--algo",
+            "stax",
+            "--config",
+            _write(d / "c.yaml", "learned_space: {inference: gpu}"),
+        ],
+        "learned_space.inference",
+    ),
+    "a long value echoed": (
+        lambda d: [
+            "--config",
+            _write(d / "c.yaml", "novelty_search: {archive_selection: " + "x" * 100_000 + "}"),
+        ],
+        "novelty_search.archive_selection",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_RUNS))
+def test_bad_run_input_is_one_line_and_writes_nothing(tmp_path, capsys, case):
+    make_args, field_name = BAD_RUNS[case]
+    out = tmp_path / "out"
+    code = main([*RUN, *make_args(tmp_path), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith(f"serendip: error: {field_name}:"), err
+    assert err.count("\n") == 1 and len(err) < 700 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_bad_output_paths_are_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    for out in ("x" * 300, str(tmp_path / "file" / "run"), str(tmp_path / "file")):
+        code = main([*RUN, "--algo", "ns", "--out", out])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("serendip: error: out:") and err.count("\n") == 1, err
+
+
+SWEEP = "tasks: [point]\nalgorithms: [ns]\nbudget: 200\n"
+BAD_SWEEPS = {
+    "out under a file": (lambda d: f"out: {d}/file/sub\nseeds: 1\n", "out"),
+    "sweep.json a directory": (lambda d: f"out: {d}/holder\nseeds: 1\n", "out"),
+    "a million seeds": (lambda d: f"out: {d}/s\nseeds: 1000000\n", "seeds"),
+    "a million listed seeds": (
+        lambda d: f"out: {d}/s\nseeds: [{', '.join(map(str, range(20_000)))}]\n",
+        "seeds",
+    ),
+    "a seed too large": (lambda d: f"out: {d}/s\nseeds: [0, 4294967296]\n", "seeds"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SWEEPS))
+def test_bad_sweeps_are_one_line_and_start_nothing(tmp_path, capsys, case):
+    make_text, field_name = BAD_SWEEPS[case]
+    (tmp_path / "file").write_text("")
+    (tmp_path / "holder" / "sweep.json").mkdir(parents=True)
+    sweep = _write(tmp_path / "sweep.yaml", SWEEP + make_text(tmp_path))
+    code = main(["sweep", sweep, "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"serendip: error: {field_name}:"), err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "s").exists() and not list((tmp_path / "holder").glob("point-*"))
+
+
+def test_report_and_compare_name_a_damaged_run_and_compare_goes_on(tmp_path, capsys):
+    runs = {}
+    for name in ("good", "summary", "emitters", "log"):
+        runs[name] = tmp_path / name
+        serendip.run(make_config(runs[name], algorithm="serene", budget=1500), progress=False)
+    (runs["summary"] / "summary.json").write_text("{")
+    emitters = runs["emitters"] / "emitters.parquet"
+    emitters.write_bytes(emitters.read_bytes()[:300])
+    part = evaluation_log.log_parts(runs["log"])[0]
+    part.write_bytes(part.read_bytes()[:-100])
+    for name in ("summary", "emitters", "log"):
+        code = main(["report", str(runs[name])])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    code = main(["compare", *map(str, runs.values()), "--out", str(tmp_path / "cmp")])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.err.count("skipped") == 3 and "Traceback" not in captured.err
+    assert "1 runs compared" in captured.out
+
+
+def test_compare_does_not_walk_the_file_system(tmp_path, capsys):
+    for given in ("/proc/self", str(tmp_path)):
+        if not Path(given).exists():
+            continue
+        code = main(["compare", given])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1, err
+
+
+# --- environments that hang -------------------------------------------------------------
+
+
+class StuckPoint(PointTask):
+    """The point task, but a batch reaching evaluation 1,500 blocks while ``STUCK`` is set."""
+
+    spec = dataclasses.replace(
+        PointTask.spec, name="stuck-point", summary="a point task that hangs"
+    )
+
+    def evaluate(self, genomes, *, episode_seeds=None):
+        if STUCK.is_set() and episode_seeds is not None and (episode_seeds % 2**32).max() >= 1500:
+            threading.Event().wait(3600)  # an environment waiting forever
+        return super().evaluate(genomes, episode_seeds=episode_seeds)
+
+
+STUCK = threading.Event()
+
+
+@pytest.fixture
+def stuck_task():
+    serendip.register_task("stuck-point", StuckPoint, replace=True)
+    STUCK.set()
+    yield
+    STUCK.clear()
+
+
+def test_a_batch_that_hangs_stops_the_run_in_one_line_and_resume_continues_exactly(
+    stuck_task, uninterrupted, tmp_path, capsys
+):
+    """A user task gets a timeout by default; here 2 s. The run stops, then resumes exactly."""
+    out = tmp_path / "run"
+    config_file = _write(
+        tmp_path / "c.json",
+        json.dumps({**BASE, "task": "stuck-point", "evaluation": {"timeout": 2}}),
+    )
+    started = time.monotonic()
+    code = main(["run", "--config", config_file, "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and time.monotonic() - started < 30
+    assert "task 'stuck-point': batch" in err and "evaluation.timeout = 2 s" in err
+    assert err.count("\n") == 1
+    assert checkpoint_files(out)  # the last checkpoint is intact
+    STUCK.clear()  # the environment is fixed
+    with pytest.warns(RuntimeWarning):
+        serendip.resume(out, progress=False)
+    reference = read_evaluations(uninterrupted)
+    resumed = read_evaluations(out)
+    pd.testing.assert_frame_equal(reference, resumed)  # the task is the point task
+
+
+def test_the_timeout_is_automatic_for_user_and_gym_tasks_only():
+    from serendip.evaluation import DEFAULT_TIMEOUT, EvaluationConfig, batch_timeout
+
+    serendip.register_task("stuck-point", StuckPoint, replace=True)
+    assert batch_timeout(EvaluationConfig(), "point") is None
+    assert batch_timeout(EvaluationConfig(), "maze") is None
+    assert batch_timeout(EvaluationConfig(), "stuck-point") == DEFAULT_TIMEOUT
+    assert batch_timeout(EvaluationConfig(), "gym:CartPole-v1") == DEFAULT_TIMEOUT
+    assert batch_timeout(EvaluationConfig(timeout=5), "point") == 5
+    assert batch_timeout(EvaluationConfig(timeout=0), "stuck-point") is None
+    with pytest.raises(ConfigError, match="must be null"):
+        serendip.RunConfig.from_dict({"evaluation": {"timeout": -1}})
+
+
+def test_the_first_ctrl_c_is_acknowledged_at_once_during_a_long_batch(tmp_path):
+    """SIGINT while a batch of a slow user task runs: a line at once, then a checkpoint."""
+    plugin = tmp_path / "slow_tasks.py"
+    plugin.write_text(
+        "import time, dataclasses, serendip\n"
+        "from serendip.tasks.point import PointTask\n"
+        "class SlowPoint(PointTask):\n"
+        "    spec = dataclasses.replace(PointTask.spec, name='slow-point')\n"
+        "    def evaluate(self, genomes, *, episode_seeds=None):\n"
+        "        time.sleep(3)\n"
+        "        return super().evaluate(genomes, episode_seeds=episode_seeds)\n"
+        "serendip.register_task('slow-point', SlowPoint)\n"
+    )
+    config_file = _write(
+        tmp_path / "c.json", json.dumps({**BASE, "task": "slow-point", "plugins": ["slow_tasks"]})
+    )
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "serendip",
+            "run",
+            "--config",
+            config_file,
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while not (out / "config.yaml").exists():
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    time.sleep(1.0)  # inside the first 3-second batch
+    process.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    line = ""
+    while not line.strip():
+        line = process.stderr.readline()
+    assert "Ctrl-C: checkpointing after the batch in flight" in line
+    assert time.monotonic() - sent < 1.5  # at once, not at the end of the batch
+    process.wait(timeout=60)
+    assert process.returncode == 130
+    assert checkpoint_files(out)

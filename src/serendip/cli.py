@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from serendip.algorithms import ALGORITHMS
-from serendip.errors import RunError
+from serendip.errors import RunError, one_line
 from serendip.experiment.checkpoint import CheckpointError
 from serendip.experiment.config import ConfigError, RunConfig
 from serendip.experiment.runner import RunInterrupted, resume, run
@@ -235,13 +235,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _command_report(args)
         return _command_run(args)
     except ConfigError as error:
-        print(f"serendip: error: {error}", file=sys.stderr)
+        print(f"serendip: error: {one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except (TaskError, RunError) as error:
-        print(f"serendip: error: {error}", file=sys.stderr)
+        print(f"serendip: error: {one_line(str(error))}", file=sys.stderr)
         return EXIT_TASK
     except CheckpointError as error:
-        print(f"serendip: error: cannot resume: {error}", file=sys.stderr)
+        print(f"serendip: error: cannot resume: {one_line(str(error))}", file=sys.stderr)
         return EXIT_TASK
     except RunInterrupted as interrupted:
         print(

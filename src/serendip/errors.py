@@ -14,7 +14,19 @@ class ConfigError(ValueError):
 
     def __init__(self, field_name: str, message: str) -> None:
         self.field = field_name
-        super().__init__(f"{field_name}: {message}")
+        super().__init__(one_line(f"{field_name}: {message}"))
+
+
+MAX_MESSAGE = 600
+"""Longest error line: a value echoed back (a huge list, a long path) is cut short."""
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` on one line of at most about ``limit`` characters."""
+    text = " ".join(text.splitlines())
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 60]} ... [{len(text) - limit + 40:,} characters cut] {text[-20:]}"
 
 
 class RunError(RuntimeError):

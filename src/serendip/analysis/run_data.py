@@ -75,14 +75,41 @@ def find_run_dirs(paths: Iterable[str | Path]) -> list[tuple[Path, bool]]:
     return list(found.items())
 
 
+MAX_DEPTH = 4
+"""Folders below a given path searched for runs (``sweep/<task>/<run>`` is depth 2)."""
+MAX_FOLDERS = 10_000
+"""Folders searched at most: a path like ``/`` or ``/proc/self`` is refused, not walked."""
+
+
 def _runs_below(directory: Path) -> list[Path]:
-    """Run directories below ``directory``, depth first in name order, not below a run."""
+    """Run directories below ``directory``, depth first in name order, not below a run.
+
+    Symbolic links are not followed, and the search stops at :data:`MAX_DEPTH`
+    levels and :data:`MAX_FOLDERS` folders.
+    """
     runs: list[Path] = []
-    for child in sorted(p for p in directory.iterdir() if p.is_dir()):
-        if holds_config(child):
-            runs.append(child)
-        else:
-            runs.extend(_runs_below(child))
+    visited = 0
+
+    def walk(folder: Path, depth: int) -> None:
+        nonlocal visited
+        try:
+            children = sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
+        except OSError:  # unreadable: nothing of ours is there
+            return
+        for child in children:
+            visited += 1
+            if visited > MAX_FOLDERS:
+                raise ConfigError(
+                    RUN_FIELD,
+                    f"{str(directory)!r} holds more than {MAX_FOLDERS:,} folders; "
+                    "name the run directories or their sweep folder",
+                )
+            if holds_config(child):
+                runs.append(child)
+            elif depth < MAX_DEPTH:
+                walk(child, depth + 1)
+
+    walk(directory, 1)
     return runs
 
 
@@ -259,6 +286,16 @@ def open_run(path: str | Path) -> RunData:
         raise ConfigError(RUN_FIELD, str(error)) from None
     if n == 0:
         raise ConfigError(RUN_FIELD, f"{str(path)!r} holds no evaluation yet")
+    for name in ("summary", "curves", "emitters", "trainings", "archives"):
+        try:
+            getattr(data, name)  # read now: a damaged file is named here, not mid-figure
+        except ConfigError:
+            raise
+        except Exception as error:  # any damage, reported on one line
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ConfigError(
+                RUN_FIELD, f"{str(path)!r}: its {name} cannot be read ({first})"
+            ) from None
     return data
 
 
@@ -273,12 +310,14 @@ def open_runs(paths: Sequence[str | Path], skipped: list[str] | None = None) -> 
         ConfigError: see :func:`find_run_dirs` and :func:`open_run`.
     """
     runs = []
-    for path, named in find_run_dirs(paths):
+    failures: list[ConfigError] = []
+    for path, _named in find_run_dirs(paths):
         try:
             runs.append(open_run(path))
         except ConfigError as error:
-            if named:
-                raise
+            failures.append(error)
             if skipped is not None:
                 skipped.append(f"skipped {str(path)!r}: {error}")
+    if not runs and failures:
+        raise failures[0]  # nothing readable: the first reason is the answer
     return runs

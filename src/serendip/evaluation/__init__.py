@@ -21,13 +21,17 @@ from __future__ import annotations
 import itertools
 import os
 import pickle
+import queue
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-from serendip.tasks import EvaluationBatch, Task, TaskError
+from serendip.errors import RunError
+from serendip.tasks import TASKS, EvaluationBatch, Task, TaskError
 
 # Environment variables that size the thread pools of libraries a worker may load.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -53,6 +57,98 @@ class EvaluationConfig:
 
     workers: int | None = None
     ray_address: str | None = None
+    timeout: float | None = None
+
+
+DEFAULT_TIMEOUT = 600.0
+"""Seconds a batch of a ``gym:`` or user task may take when ``evaluation.timeout`` is null."""
+
+
+def batch_timeout(options: EvaluationConfig, task_name: str) -> float | None:
+    """Seconds a batch may take, None for no limit.
+
+    ``evaluation.timeout``: a number of seconds (0: no limit), or null: no limit
+    for the built-in tasks (their code is ours and cannot block), and
+    :data:`DEFAULT_TIMEOUT` for ``gym:`` and user tasks, whose environments can.
+    """
+    if options.timeout is not None:
+        return options.timeout or None
+    builtin = task_name in TASKS and TASKS[task_name].traits.get("builtin", False)
+    return None if builtin else DEFAULT_TIMEOUT
+
+
+class BatchTimeout(RunError):
+    """A batch did not finish within ``evaluation.timeout`` seconds."""
+
+
+class TimeLimited:
+    """An evaluator whose batches run on a helper thread, each within ``timeout`` seconds.
+
+    Why a thread: an environment's ``step`` that blocks (a simulator waiting on a
+    socket, a deadlock) cannot be interrupted from Python, but the run can stop
+    waiting for it. The run then stops with one line naming the task and the
+    batch, its last checkpoint intact; the stuck thread is abandoned (a daemon,
+    gone when the process ends). The main thread waits in short slices, so
+    Ctrl-C and SIGTERM are handled at once even while a batch runs. One thread
+    serves every batch, so an environment that binds state to its thread (an
+    OpenGL context, say) sees a single thread, as without a timeout.
+    """
+
+    def __init__(self, inner: Evaluator, *, timeout: float, task_name: str) -> None:
+        self.inner = inner
+        self.timeout = timeout
+        self.task_name = task_name
+        self.batches = 0
+        self.busy = False
+        self._jobs: queue.Queue[tuple[np.ndarray, np.ndarray] | None] = queue.Queue()
+        self._results: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            genomes, seeds = job
+            try:
+                self._results.put(("batch", self.inner.evaluate(genomes, episode_seeds=seeds)))
+            except BaseException as error:  # handed to the waiting thread
+                self._results.put(("error", error))
+
+    def evaluate(self, genomes: np.ndarray, *, episode_seeds: np.ndarray) -> EvaluationBatch:
+        if self.busy:
+            raise BatchTimeout(f"task {self.task_name!r}: an earlier batch is still running")
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="serendip-batch", daemon=True)
+            self._thread.start()
+        self.busy = True
+        self._jobs.put((genomes, episode_seeds))
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BatchTimeout(
+                    f"task {self.task_name!r}: batch {self.batches} ({len(genomes)} episodes) "
+                    f"did not finish within evaluation.timeout = {self.timeout:g} s; the run "
+                    "stopped at its last checkpoint (raise evaluation.timeout, or 0 for none)"
+                )
+            try:
+                kind, value = self._results.get(timeout=min(left, 0.1))
+            except queue.Empty:
+                continue
+            break
+        self.busy = False
+        self.batches += 1
+        if kind == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        """Stop the helper thread and close the backend, unless a batch is stuck in them."""
+        if self.busy:
+            return
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.inner.close()
 
 
 class Evaluator(Protocol):
@@ -79,6 +175,14 @@ class InProcess:
 def make_evaluator(config: Any, task: Task) -> Evaluator:
     """The backend ``config.backend`` names, for ``task``; options: ``config.evaluation``."""
     options = getattr(config, "evaluation", None) or EvaluationConfig()
+    evaluator = _backend(config, options, task)
+    timeout = batch_timeout(options, task.spec.name)
+    if timeout is None:
+        return evaluator
+    return TimeLimited(evaluator, timeout=timeout, task_name=task.spec.name)
+
+
+def _backend(config: Any, options: EvaluationConfig, task: Task) -> Evaluator:
     if config.backend == "inprocess":
         return InProcess(task)
     if config.backend == "processes":

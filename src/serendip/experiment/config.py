@@ -56,8 +56,16 @@ def _integer(name: str, value: Any, *, low: int | None = None, high: int | None 
     return value
 
 
-def _real(name: str, value: Any, *, low: float | None = None, positive: bool = False) -> float:
-    what = "a positive number" if positive else "a number" + _bounds_text(low, None)
+def _real(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    positive: bool = False,
+    what: str | None = None,
+) -> float:
+    if what is None:
+        what = "a positive number" if positive else "a number" + _bounds_text(low, None)
     if isinstance(value, bool):
         raise ConfigError(name, f"must be {what}, got {value!r}")
     try:
@@ -131,7 +139,11 @@ SECTION_RULES: dict[str, dict[str, tuple]] = {
         "max_emitter_generations": ("int?", 1),
         "handback": ("int", 0),
     },
-    "evaluation": {"workers": ("int?", 1), "ray_address": ("address?",)},
+    "evaluation": {
+        "workers": ("int?", 1),
+        "ray_address": ("address?",),
+        "timeout": ("seconds?",),
+    },
 }
 
 # "auto", or host:port (a name, an IPv4 address or a bracketed IPv6 one), optionally ray://.
@@ -164,6 +176,10 @@ def _check(name: str, rule: tuple, value: Any) -> Any:
             "must be null (start a local Ray cluster), 'auto' or 'host:port' of a running "
             f"cluster; got {value!r}",
         )
+    if kind == "seconds?":
+        if value is None:
+            return None
+        return _real(name, value, low=0, what="null (automatic) or a number of seconds >= 0")
     if kind == "choice?":
         return None if value is None else _choice(name, value, rule[1])
     if kind == "bool":
@@ -214,17 +230,75 @@ def import_plugins(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+MAX_YAML_BYTES = 1_000_000
+"""Largest config or sweep file read: a config is a few hundred bytes."""
+MAX_YAML_NODES = 100_000
+"""Most values a config or sweep file may expand to, aliases counted each time used."""
+
+
 def read_yaml(path: Path, field_name: str) -> Any:
-    """A YAML file's content; a file that cannot be read or parsed is a ConfigError."""
+    """A YAML file's content; a file that cannot be read or parsed is a ConfigError.
+
+    Safe against hostile files: at most :data:`MAX_YAML_BYTES` are read (so a
+    device such as ``/dev/zero`` cannot hang it), the text must be UTF-8, and the
+    loaded value may expand to at most :data:`MAX_YAML_NODES` values counting every
+    use of an alias (a "billion laughs" file is refused before anything walks it).
+    """
     try:
-        text = Path(path).read_text()
+        with open(path, "rb") as handle:
+            payload = handle.read(MAX_YAML_BYTES + 1)
     except OSError as error:
-        raise ConfigError(field_name, f"cannot read {str(path)!r}: {error.strerror}") from None
+        reason = error.strerror or type(error).__name__
+        raise ConfigError(field_name, f"cannot read {_short(str(path))!r}: {reason}") from None
+    if len(payload) > MAX_YAML_BYTES:
+        raise ConfigError(
+            field_name, f"{_short(str(path))!r} is larger than {MAX_YAML_BYTES:,} bytes"
+        )
     try:
-        return yaml.safe_load(text)
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            field_name,
+            f"{_short(str(path))!r} is not UTF-8 text (byte {error.start}); "
+            "a config is a YAML file",
+        ) from None
+    try:
+        value = yaml.safe_load(text)
     except yaml.YAMLError as error:
         first = str(error).splitlines()[0] if str(error) else "invalid YAML"
-        raise ConfigError(field_name, f"{str(path)!r} is not valid YAML: {first}") from None
+        raise ConfigError(
+            field_name, f"{_short(str(path))!r} is not valid YAML: {_short(first)}"
+        ) from None
+    except RecursionError:
+        raise ConfigError(field_name, f"{_short(str(path))!r} is nested too deeply") from None
+    if _expanded_size(value, MAX_YAML_NODES) > MAX_YAML_NODES:
+        raise ConfigError(
+            field_name,
+            f"{_short(str(path))!r} expands to more than {MAX_YAML_NODES:,} values "
+            "(aliases counted each time they are used)",
+        )
+    return value
+
+
+def _expanded_size(value: Any, limit: int) -> int:
+    """Values in ``value`` counting shared ones each time; stops counting past ``limit``."""
+    count = 0
+    stack = [value]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return count
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """``text`` cut to about ``limit`` characters (an echoed value must stay one short line)."""
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 20] + " ... " + text[-15:]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
-import yaml
 
 from serendip.archives import Agents
 from serendip.experiment.checkpoint import load_checkpoint
@@ -131,14 +130,14 @@ def prepare_run_dir(config: RunConfig) -> tuple[Path, RunLock]:
         ConfigError: the directory holds a run or other files, is in use, or cannot
             be written.
     """
-    directory = Path(config.out) if config.out is not None else default_run_dir(config)
-    if directory.exists() and not directory.is_dir():
-        raise ConfigError("out", f"{str(directory)!r} exists and is not a directory")
     try:
+        directory = Path(config.out) if config.out is not None else default_run_dir(config)
+        if directory.exists() and not directory.is_dir():
+            raise ConfigError("out", f"{str(directory)!r} exists and is not a directory")
         directory.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
+    except OSError as error:  # a name too long, a parent that is a file, no permission
         reason = error.strerror or str(error)
-        raise ConfigError("out", f"cannot create {str(directory)!r}: {reason}") from None
+        raise ConfigError("out", f"cannot create {str(config.out)!r}: {reason}") from None
     lock = RunLock.acquire(directory, field_name="out")
     try:
         if holds_run(directory):
@@ -171,7 +170,7 @@ class Run:
 
     @cached_property
     def config(self) -> RunConfig:
-        return RunConfig.from_dict(yaml.safe_load((self.path / "config.yaml").read_text()))
+        return RunConfig.from_yaml(self.path / "config.yaml")
 
     @cached_property
     def summary(self) -> dict[str, Any]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import os
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -76,6 +78,7 @@ def build(config: RunConfig, task: Task | None = None) -> tuple[TaskSpec, Task, 
                 f"needs {n_frames}; build it with n_frames={n_frames}",
             )
     spec = task.spec
+    check_costs(config, spec, n_frames)
     if config.tensorboard and importlib.util.find_spec("tensorboardX") is None:
         raise ConfigError(
             "tensorboard", "needs tensorboardX: pip install 'serendip[tensorboard]' (or false)"
@@ -84,6 +87,53 @@ def build(config: RunConfig, task: Task | None = None) -> tuple[TaskSpec, Task, 
         config.algorithm, spec=spec, config=config, n_frames=n_frames, seed=config.seed
     )
     return spec, task, algorithm
+
+
+FRAME_BYTES = 64 * 64 * 3
+MEMORY_SHARE = 0.5
+"""The largest batch may hold at most this share of the machine's memory."""
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory, None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def check_costs(config: RunConfig, spec: TaskSpec, n_frames: int) -> None:
+    """Refuse, before anything is written, settings whose first allocations cannot fit.
+
+    Frames per episode are at most the horizon (a frame is taken after a step),
+    and the largest batch of agents the run evaluates at once (genomes, frames)
+    must fit in :data:`MEMORY_SHARE` of the machine's memory.
+    """
+    if n_frames > spec.horizon:
+        raise ConfigError(
+            "frames",
+            f"at most the task's horizon ({spec.horizon} steps: one frame per step), "
+            f"got {n_frames}",
+        )
+    memory = physical_memory()
+    if memory is None:
+        return
+    search, exploitation = config.novelty_search, config.exploitation
+    batches = {  # the field that sets each batch size: the population multiplies
+        "novelty_search.population_size": search.population_size * search.offspring_per_parent,
+        "random_search.batch_size": config.random_search.batch_size,
+        "exploitation.emitter_population": exploitation.emitter_population,
+    }
+    name, agents = max(batches.items(), key=lambda item: item[1])
+    per_agent = spec.genome_size * 8 * 4 + n_frames * FRAME_BYTES * 2
+    needed = agents * per_agent
+    if needed > MEMORY_SHARE * memory:
+        raise ConfigError(
+            name,
+            f"a batch of {agents:,} agents ({spec.genome_size} genes, {n_frames} frames "
+            f"each) needs about {needed / 2**30:,.1f} GiB, more than half of this "
+            f"machine's {memory / 2**30:,.1f} GiB; use a smaller value",
+        )
 
 
 def _progress(console: Console | None, enabled: bool) -> Progress:
@@ -226,6 +276,12 @@ class _Stop:
         if self.requested:  # a second Ctrl-C: stop now
             raise KeyboardInterrupt
         self.requested = True
+        name = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
+        sys.stderr.write(
+            f"\nserendip: {name}: checkpointing after the batch in flight "
+            "(Ctrl-C again stops at once, losing the work since the last checkpoint)\n"
+        )
+        sys.stderr.flush()
 
     def __exit__(self, *exc: object) -> None:
         for number, handler in self._previous.items():
@@ -371,8 +427,10 @@ class _Loop:
             finally:
                 # Keep every evaluation made so far readable, even after a crash.
                 self.log.flush()
+                abandoned = getattr(evaluator, "busy", False)  # a batch that timed out
                 evaluator.close()
-                self.task.close()
+                if not abandoned:  # a stuck batch may still be inside the task
+                    self.task.close()
                 if self.scalars is not None:
                     self.scalars.close()
         wall_seconds = elapsed()

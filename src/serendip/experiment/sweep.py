@@ -40,6 +40,7 @@ status, error, figures).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import json
 import multiprocessing
@@ -58,6 +59,7 @@ from rich.table import Table
 from serendip.algorithms import uses_frames
 from serendip.evaluation import THREAD_VARIABLES, default_workers
 from serendip.experiment.config import (
+    MAX_SEED,
     SECTION_RULES,
     ConfigError,
     RunConfig,
@@ -111,6 +113,12 @@ class SweepRun:
     path: Path
     config: RunConfig
 
+    def with_seed(self, seed: int) -> SweepRun:
+        """The same run with another (already validated) seed, in its own directory."""
+        path = self.path.with_name(self.path.name.removesuffix(f"seed{self.seed}") + f"seed{seed}")
+        config = dataclasses.replace(self.config, seed=seed, out=str(path.absolute()))
+        return SweepRun(self.task, self.algorithm, seed, path, config)
+
 
 @dataclass
 class RunOutcome:
@@ -143,6 +151,10 @@ class RunOutcome:
         }
 
 
+MAX_RUNS = 10_000
+"""Most runs one sweep holds (tasks x algorithms x seeds): its validation stays instant."""
+
+
 @dataclass(frozen=True)
 class Sweep:
     """A validated sweep: its runs (tasks x algorithms x seeds) and how to run them."""
@@ -165,12 +177,10 @@ class Sweep:
         out = values.get("out")
         if not isinstance(out, str | Path) or not str(out).strip():
             raise ConfigError("out", "required: the directory that holds one directory per run")
-        out = Path(out)
-        if out.exists() and not out.is_dir():
-            raise ConfigError("out", f"{str(out)!r} exists and is not a directory")
+        out = _writable_directory(Path(out))
         tasks = _tasks(values.get("tasks"))
         algorithms = _names("algorithms", values.get("algorithms"))
-        seeds = _seeds(values.get("seeds"))
+        seeds = _seeds(values.get("seeds"), max_count=MAX_RUNS // (len(tasks) * len(algorithms)))
         shared = values.get("config") or {}
         if not isinstance(shared, dict):
             raise ConfigError("config", f"must be a mapping of run config fields; got {shared!r}")
@@ -199,8 +209,10 @@ class Sweep:
         runs = []
         for task, overrides in tasks:
             for algorithm in algorithms:
-                for seed in seeds:
-                    runs.append(_run(out, task, overrides, algorithm, seed, budget, shared))
+                # One validation per task and algorithm: seeds change nothing else.
+                first = _run(out, task, overrides, algorithm, seeds[0], budget, shared)
+                runs.append(first)
+                runs.extend(first.with_seed(seed) for seed in seeds[1:])
         return cls(
             out=out,
             runs=tuple(runs),
@@ -262,15 +274,46 @@ def _tasks(value: Any) -> list[tuple[str, dict[str, Any]]]:
     return tasks
 
 
-def _seeds(value: Any) -> list[int]:
+def _writable_directory(out: Path) -> Path:
+    """``out`` if it is, or can be made, a directory the sweep can write; checked, not made."""
+    try:
+        if out.exists() and not out.is_dir():
+            raise ConfigError("out", f"{str(out)!r} exists and is not a directory")
+        record = out / "sweep.json"
+        if record.exists() and not record.is_file():
+            raise ConfigError("out", f"{str(record)!r} exists and is not a file")
+        ancestor = out
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise ConfigError(
+                "out", f"cannot create {str(out)!r}: {str(ancestor)!r} is not a directory"
+            )
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise ConfigError("out", f"cannot create {str(out)!r}: {str(ancestor)!r} is read-only")
+    except OSError as error:  # e.g. a name too long
+        reason = error.strerror or str(error)
+        raise ConfigError("out", f"cannot use {str(out)!r}: {reason}") from None
+    return out
+
+
+def _seeds(value: Any, *, max_count: int) -> list[int]:
     if value is None:
         raise ConfigError("seeds", "required: a list of integers, or a count n for seeds 0..n-1")
+    too_many = (
+        f"at most {max_count:,} with these tasks and algorithms "
+        f"(a sweep runs at most {MAX_RUNS:,} runs)"
+    )
     if not isinstance(value, list):
         count = _integer("seeds", value, low=1)
+        if count > max_count:
+            raise ConfigError("seeds", f"{too_many}; got {count:,}")
         return list(range(count))
     if not value:
         raise ConfigError("seeds", "must not be empty")
-    seeds = [_integer("seeds", seed, low=0) for seed in value]
+    if len(value) > max_count:
+        raise ConfigError("seeds", f"{too_many}; got a list of {len(value):,}")
+    seeds = [_integer("seeds", seed, low=0, high=MAX_SEED) for seed in value]
     if len(set(seeds)) != len(seeds):
         raise ConfigError("seeds", f"lists {_first_duplicate(seeds)} twice")
     return seeds

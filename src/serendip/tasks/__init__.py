@@ -36,7 +36,7 @@ for _name, _task in {
     "ant-maze": AntMaze,
     "point": PointTask,
 }.items():
-    TASKS.register(_name, _task, summary=_task.spec.summary)
+    TASKS.register(_name, _task, summary=_task.spec.summary, builtin=True)
 
 
 def register_task(
