@@ -16,8 +16,8 @@ from serendip.experiment.config import ConfigError, RunConfig
     [
         ({"task": "pendulum"}, "task", "arm"),
         ({"algorithm": "sgd"}, "algorithm", "ns"),
-        ({"budget": -5}, "budget", ">= 1"),
-        ({"budget": 0}, "budget", ">= 1"),
+        ({"budget": -5}, "budget", "integer in [1, 4294967295]"),
+        ({"budget": 0}, "budget", "integer in [1, 4294967295]"),
         ({"budget": "lots"}, "budget", "integer"),
         ({"seed": "abc"}, "seed", "integer"),
         ({"seed": 1.5}, "seed", "integer"),

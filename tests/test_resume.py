@@ -27,6 +27,7 @@ BASE = {
     "frames": 1,
     "metrics_every": 500,
     "checkpoint_every": 500,
+    "checkpoint_share": 1,  # every due checkpoint: the tests count on them
     "learned_space": {"max_epochs": 2, "max_training_frames": 200, "threads": 1},
     "exploitation": {"chunk_size": 500},
 }

@@ -110,7 +110,7 @@ def test_an_interrupted_run_is_resumed_and_a_failing_run_stops_nothing(tmp_path)
         ({"algorithms": ["ns", "ns"]}, "algorithms", "twice"),
         ({"seeds": ["a"]}, "seeds", "integer"),
         ({"seeds": None}, "seeds", "required"),
-        ({"budget": 0}, "budget", ">= 1"),
+        ({"budget": 0}, "budget", "integer in [1, 4294967295]"),
         ({"jobs": 0}, "jobs", ">= 1"),
         ({"backend": "dask"}, "backend", "processes, ray"),
         ({"ray_address": "somewhere"}, "ray_address", "host:port"),

@@ -25,7 +25,7 @@ import yaml
 from serendip.archives import Agents
 from serendip.experiment.config import ConfigError, RunConfig
 from serendip.experiment.evaluation_log import LogError
-from serendip.experiment.run_directory import Run
+from serendip.experiment.run_directory import Run, verify_checksums
 from serendip.metrics import EXPLORE, metric_curves, summary_metrics
 from serendip.tasks import TaskError, TaskSpec, task_spec
 
@@ -286,6 +286,7 @@ def open_run(path: str | Path) -> RunData:
         raise ConfigError(RUN_FIELD, str(error)) from None
     if n == 0:
         raise ConfigError(RUN_FIELD, f"{str(path)!r} holds no evaluation yet")
+    verify_checksums(path)
     for name in ("summary", "curves", "emitters", "trainings", "archives"):
         try:
             getattr(data, name)  # read now: a damaged file is named here, not mid-figure

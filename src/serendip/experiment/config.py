@@ -34,6 +34,8 @@ BACKENDS = ("inprocess", "processes", "ray")
 DEFAULT_LEARNED_FRAMES = 2
 MAX_SEED = 2**31 - 1
 """The largest run seed: episode seeds are ``seed * 2**32 + evaluation index`` in int64."""
+MAX_BUDGET = 2**32 - 1
+"""The largest budget: an evaluation index stays below 2**32 in its episode seed."""
 
 
 def _integer(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
@@ -81,6 +83,13 @@ def _real(
     return number
 
 
+def _share_of_time(value: Any) -> float:
+    share = _real("checkpoint_share", value, what="a number in (0, 1]")
+    if not 0 < share <= 1:
+        raise ConfigError("checkpoint_share", f"must be a number in (0, 1], got {value!r}")
+    return share
+
+
 def _choice(name: str, value: Any, accepted: tuple[str, ...] | list[str]) -> str:
     if not isinstance(value, str) or value not in accepted:
         raise ConfigError(name, f"must be one of {', '.join(accepted)}; got {value!r}")
@@ -104,7 +113,8 @@ def _bounds_text(low: int | float | None, high: int | float | None) -> str:
 
 # How each field of each section is checked: ("int", low), ("int?", low) (None allowed),
 # ("real+",) (positive), ("fraction",) (in (0, 1)), ("share",) (in [0, 1)), ("bool",),
-# ("choice", accepted), ("address?",) (a Ray cluster address, None allowed).
+# ("choice", accepted), ("address?",) (a Ray cluster address, None allowed),
+# ("seconds?",) (None or a number of seconds >= 0).
 SECTION_RULES: dict[str, dict[str, tuple]] = {
     "novelty_search": {
         "population_size": ("int", 1),
@@ -320,6 +330,10 @@ class RunConfig:
         checkpoint_every: evaluations between two checkpoints, taken at the first
             chunk boundary after that many evaluations (0: only at the end and on
             an interrupt).
+        checkpoint_share: the largest share of the run's wall time its checkpoints may
+            take: a checkpoint that is due is skipped while the ones taken so far, plus
+            the last one's cost again, would exceed this share of the time elapsed
+            (1: take every one). Results never depend on it.
         tensorboard: also write TensorBoard scalars to ``RUN_DIR/tensorboard``
             (needs ``serendip[tensorboard]``).
         plugins: modules imported before the rest is validated, so that the tasks,
@@ -342,6 +356,7 @@ class RunConfig:
     reward_threshold: float | None = None
     metrics_every: int = 1000
     checkpoint_every: int = 1000
+    checkpoint_share: float = 0.02
     tensorboard: bool = False
     plugins: tuple[str, ...] = ()
     novelty_search: NoveltySearchConfig = field(default_factory=NoveltySearchConfig)
@@ -400,7 +415,10 @@ class RunConfig:
         return cls(
             task=task,
             algorithm=_choice("algorithm", merged["algorithm"], ALGORITHMS.names()),
-            budget=_integer("budget", merged["budget"], low=1),
+            # The cap keeps episode seeds in 64 bits; a Search draws none.
+            budget=_integer(
+                "budget", merged["budget"], low=1, high=None if external_task else MAX_BUDGET
+            ),
             seed=_integer("seed", merged["seed"], low=0, high=MAX_SEED),
             out=None if out is None else str(out),
             frames=None
@@ -410,6 +428,7 @@ class RunConfig:
             reward_threshold=reward_threshold,
             metrics_every=_integer("metrics_every", merged["metrics_every"], low=1),
             checkpoint_every=_integer("checkpoint_every", merged["checkpoint_every"], low=0),
+            checkpoint_share=_share_of_time(merged["checkpoint_share"]),
             tensorboard=_check("tensorboard", ("bool",), merged["tensorboard"]),
             plugins=plugins,
             novelty_search=_section(

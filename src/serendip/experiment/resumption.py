@@ -60,6 +60,7 @@ FREE_FIELDS = (
     "backend",
     "metrics_every",
     "checkpoint_every",
+    "checkpoint_share",
     "tensorboard",
     "evaluation.workers",
     "evaluation.ray_address",

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from serendip.archives import Agents
 from serendip.experiment.checkpoint import load_checkpoint
 from serendip.experiment.config import ConfigError, RunConfig
 from serendip.experiment.evaluation_log import LOG_NAME, read_evaluations
-from serendip.experiment.storage import table_agents
+from serendip.experiment.storage import table_agents, write_json
 
 RUN_MARKERS = ("config.yaml", "summary.json", LOG_NAME, "checkpoint")
 LOCK_NAME = ".serendip.lock"
@@ -108,6 +109,52 @@ class RunLock:
         with contextlib.suppress(OSError):  # e.g. a directory made read-only meanwhile
             self.path.unlink(missing_ok=True)
         self._handle.close()
+
+
+CHECKSUMS = "checksums.json"
+"""SHA-256 of the files a run writes when it ends (summary, metrics, archives, tables)."""
+
+
+def write_checksums(run_dir: Path, paths: list[Path]) -> None:
+    """Record the SHA-256 of ``paths`` (files of ``run_dir``) in :data:`CHECKSUMS`."""
+    run_dir = Path(run_dir)
+    entries = {
+        str(path.relative_to(run_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in paths
+        if path.is_file()
+    }
+    write_json(run_dir / CHECKSUMS, {"format": 1, "files": entries})
+
+
+def verify_checksums(run_dir: Path) -> None:
+    """Raise :class:`ConfigError` naming the first file that differs from :data:`CHECKSUMS`.
+
+    A run without the record (interrupted, or written before it existed) passes,
+    and so does a file that is gone (readers recompute the summary and curves of a
+    run from its log).
+    """
+    record = Path(run_dir) / CHECKSUMS
+    if not record.exists():
+        return
+    try:
+        files = json.loads(record.read_text())["files"]
+        items = list(files.items())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ConfigError("RUN_DIR", f"{str(record)!r} is unreadable ({error})") from None
+    for name, digest in items:
+        path = Path(run_dir) / str(name)
+        if not path.exists():  # removed, not damaged: readers recompute what is missing
+            continue
+        try:
+            actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as error:
+            raise ConfigError(
+                "RUN_DIR", f"{str(path)!r} cannot be read ({error.strerror})"
+            ) from None
+        if actual != digest:
+            raise ConfigError(
+                "RUN_DIR", f"{str(path)!r} is damaged (its checksum differs from {CHECKSUMS}'s)"
+            )
 
 
 def default_run_dir(config: RunConfig, root: Path = Path("runs")) -> Path:

@@ -35,7 +35,12 @@ from serendip.experiment.checkpoint import (
 from serendip.experiment.config import ConfigError, RunConfig
 from serendip.experiment.evaluation_log import LOG_NAME, EvaluationLogWriter, read_evaluations
 from serendip.experiment.resumption import DISCARDED, plan_resume
-from serendip.experiment.run_directory import LOCK_NAME, RunLock, prepare_run_dir
+from serendip.experiment.run_directory import (
+    LOCK_NAME,
+    RunLock,
+    prepare_run_dir,
+    write_checksums,
+)
 from serendip.experiment.search import Search
 from serendip.experiment.storage import agents_table, write_json, write_table, write_text
 from serendip.experiment.tensorboard import Scalars
@@ -310,6 +315,8 @@ class _Loop:
         # the evaluation indices: one code path.
         self.search = Search.around(algorithm, config)
         self.seconds_before = 0.0  # wall time of earlier sessions of this run
+        self.checkpoint_seconds = 0.0  # spent checkpointing in this session
+        self.last_checkpoint_cost = 0.0
         self.scalars: Scalars | None = None
         if config.tensorboard:
             self.scalars = Scalars(run_dir / "tensorboard", every=config.metrics_every)
@@ -358,6 +365,7 @@ class _Loop:
         )
 
     def checkpoint(self, wall_seconds: float) -> None:
+        started = time.perf_counter()
         arrays, data = self.algorithm.state_dict()
         pending = self.log.pending()
         overlap = set(arrays) & set(pending)
@@ -372,6 +380,19 @@ class _Loop:
         }
         state = {"loop": loop, "algorithm": data, "config": self.config.to_dict()}
         self.checkpoints.save(self.done, {**arrays, **pending}, state)
+        self.last_checkpoint_cost = time.perf_counter() - started
+        self.checkpoint_seconds += self.last_checkpoint_cost
+
+    def affordable(self, session_seconds: float) -> bool:
+        """Whether one more checkpoint keeps their cost within ``checkpoint_share`` of the time.
+
+        The next one is assumed to cost what the last one did; the first is always
+        taken. A kill loses at most the work since the last checkpoint taken, so
+        this bounds that work to about ``1 / checkpoint_share`` times a checkpoint's
+        cost (50 times at the default 2 %), beyond ``checkpoint_every`` evaluations.
+        """
+        share = self.config.checkpoint_share
+        return self.checkpoint_seconds + self.last_checkpoint_cost <= share * session_seconds
         self.last_checkpoint = self.done
 
     def run(
@@ -422,6 +443,7 @@ class _Loop:
                         and self.done < config.budget
                         and self.done - self.last_checkpoint >= every
                         and algorithm.checkpoint_ready()
+                        and self.affordable(time.perf_counter() - started)
                     ):
                         self.checkpoint(elapsed())
             finally:
@@ -518,4 +540,8 @@ def write_results(
         "evaluations_per_second": round(len(evaluations) / max(wall_seconds, 1e-9), 1),
     }
     write_json(run_dir / "summary.json", summary)
+    written = [run_dir / "summary.json", run_dir / "metrics.parquet"]
+    written += [run_dir / "archives" / f"{name}.parquet" for name in algorithm.archives()]
+    written += [run_dir / f"{name}.parquet" for name in algorithm.tables()]
+    write_checksums(run_dir, written)
     return summary
