@@ -273,30 +273,30 @@ def test_a_checkpoint_of_0_1_0_is_refused_in_one_line_and_nothing_changes(tmp_pa
 def test_the_background_encoder_resumes_exactly(tmp_path):
     """``learned_space.encoder: background``: its learned background is part of the state."""
     space = {**BASE.get("learned_space", {}), "encoder": "background"}
-    uninterrupted = config(tmp_path / "a", algorithm="taxons", learned_space=space)
-    serendip.run(uninterrupted, progress=False)
+    # Trainings at 500 and 1,300 evaluations: the crash falls between them, so the
+    # second one, after the resume, starts from the restored background and weights.
+    changes = {"algorithm": "taxons", "budget": 2000, "learned_space": space}
+    serendip.run(config(tmp_path / "a", **changes), progress=False)
     out = tmp_path / "b"
     with pytest.raises(Crash):
-        serendip.run(
-            config(out, algorithm="taxons", learned_space=space),
-            progress=False,
-            on_batch=crash_at(2600),
-        )
-    _, data, _ = load_checkpoint(out)
-    assert data["algorithm"]["exploration_chunks"] >= 1  # trained: a background to restore
+        serendip.run(config(out, **changes), progress=False, on_batch=crash_at(1100))
+    arrays, _, _ = load_checkpoint(out)
+    assert int(arrays["space.trainings"]) == 1 and len(arrays["space.background"]) == 1
     serendip.resume(out, progress=False)
+    assert int(serendip.load_run(out).state()[0]["space.trainings"]) == 2
     assert_same_run(tmp_path / "a", out)
 
 
 def test_stax_with_the_contrastive_encoder_resumes_exactly(tmp_path):
     """``learned_space.encoder: contrastive``: its crops are drawn from the run's generator."""
     space = {**BASE.get("learned_space", {}), "encoder": "contrastive"}
-    uninterrupted = config(tmp_path / "a", algorithm="stax", learned_space=space)
+    # Trainings at 500 and about 2,300 evaluations.
+    uninterrupted = config(tmp_path / "a", algorithm="stax", budget=3000, learned_space=space)
     serendip.run(uninterrupted, progress=False)
     out = tmp_path / "b"
     with pytest.raises(Crash):
         serendip.run(
-            config(out, algorithm="stax", learned_space=space),
+            config(out, algorithm="stax", budget=3000, learned_space=space),
             progress=False,
             on_batch=crash_at(2100),
         )

@@ -29,13 +29,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from serendip.algorithms import EXPLORE, Algorithm, make_algorithm
 from serendip.evaluation import Evaluator, make_evaluator
-from serendip.experiment.checkpoint import (
-    CheckpointWriter,
-)
+from serendip.experiment.checkpoint import CHECKPOINT_DIR, CheckpointWriter
 from serendip.experiment.config import ConfigError, RunConfig
 from serendip.experiment.evaluation_log import LOG_NAME, EvaluationLogWriter, read_evaluations
 from serendip.experiment.resumption import DISCARDED, plan_resume
 from serendip.experiment.run_directory import (
+    CHECKSUMS,
     LOCK_NAME,
     RunLock,
     prepare_run_dir,
@@ -540,8 +539,21 @@ def write_results(
         "evaluations_per_second": round(len(evaluations) / max(wall_seconds, 1e-9), 1),
     }
     write_json(run_dir / "summary.json", summary)
-    written = [run_dir / "summary.json", run_dir / "metrics.parquet"]
-    written += [run_dir / "archives" / f"{name}.parquet" for name in algorithm.archives()]
-    written += [run_dir / f"{name}.parquet" for name in algorithm.tables()]
-    write_checksums(run_dir, written)
+    write_checksums(run_dir, final_files(run_dir))
     return summary
+
+
+def final_files(run_dir: Path) -> list[Path]:
+    """The files a finished run leaves that no other record checks.
+
+    Everything but the config (checked against the checkpoint), the checkpoint
+    and the evaluation log (their own checksums), and what is not the run's
+    result (TensorBoard scalars, the lock, files moved aside, a report).
+    """
+    skipped = {"config.yaml", CHECKPOINT_DIR, LOG_NAME, "tensorboard", LOCK_NAME, DISCARDED}
+    skipped |= {"report", CHECKSUMS}
+    return sorted(
+        path
+        for path in run_dir.rglob("*")
+        if path.is_file() and path.relative_to(run_dir).parts[0] not in skipped
+    )
