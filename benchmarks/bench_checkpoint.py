@@ -3,10 +3,11 @@
 Usage:
     python benchmarks/bench_checkpoint.py --task arm --algo stax --budget 100000
 
-Runs one run with checkpoints every ``--every`` evaluations, timing every
-``CheckpointWriter.save`` call, and prints the count, total and largest times,
-their share of the run's wall time, and the sizes of the last state file and of
-the genome/frame store.
+Runs one run with checkpoints due every ``--every`` evaluations and taken within
+``--share`` of the wall time (the run config's ``checkpoint_share``; 1 takes every
+due one), timing every ``CheckpointWriter.save`` call, and prints the count,
+total and largest times, their share of the run's wall time, and the sizes of
+the last state file and of the genome/frame store.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def main() -> None:
     parser.add_argument("--algo", default="stax")
     parser.add_argument("--budget", type=int, default=100_000)
     parser.add_argument("--every", type=int, default=1000)
+    parser.add_argument("--share", type=float, default=0.02)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -47,6 +49,7 @@ def main() -> None:
             "budget": args.budget,
             "seed": args.seed,
             "checkpoint_every": args.every,
+            "checkpoint_share": args.share,
             "learned_space": {"threads": 1},
             "out": str(out),
         }
