@@ -132,7 +132,9 @@ class TrainingReport:
         epochs_run: epochs run before early stopping or ``max_epochs``.
         best_epoch: 0-based index (into the loss lists) of the epoch whose weights
             were kept.
-        train_losses: mean per-pixel MSE over the training frames, per epoch.
+        train_losses: the training objective's mean over the training frames, per
+            epoch (the paper's space: per-pixel MSE; ``contrastive``: NT-Xent plus
+            that MSE).
         validation_losses: mean per-pixel MSE over the validation frames, per epoch.
         seconds: wall-clock duration.
         fidelity_error: how much of the task's ground truth the trained space keeps
