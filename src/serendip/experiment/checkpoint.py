@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from serendip.experiment.storage import atomic_write
+from serendip.experiment.storage import atomic_write, payload_problem
 
 CHECKPOINT_DIR = "checkpoint"
 TAKEN = "taken"
@@ -88,12 +88,9 @@ def _verified(path: Path, entry: dict[str, Any]) -> bytes:
         payload = path.read_bytes()
     except OSError as error:
         raise CheckpointError(f"{path.name}: cannot be read ({error.strerror})") from None
-    if len(payload) != entry["bytes"]:
-        raise CheckpointError(
-            f"{path.name}: truncated ({len(payload):,} bytes, expected {entry['bytes']:,})"
-        )
-    if hashlib.sha256(payload).hexdigest() != entry["sha256"]:
-        raise CheckpointError(f"{path.name}: checksum mismatch (the file is corrupted)")
+    problem = payload_problem(payload, entry)
+    if problem is not None:
+        raise CheckpointError(f"{path.name}: {problem}")
     return payload
 
 

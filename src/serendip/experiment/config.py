@@ -259,32 +259,27 @@ def read_yaml(path: Path, field_name: str) -> Any:
             payload = handle.read(MAX_YAML_BYTES + 1)
     except OSError as error:
         reason = error.strerror or type(error).__name__
-        raise ConfigError(field_name, f"cannot read {_short(str(path))!r}: {reason}") from None
+        raise ConfigError(field_name, f"cannot read {str(path)!r}: {reason}") from None
     if len(payload) > MAX_YAML_BYTES:
-        raise ConfigError(
-            field_name, f"{_short(str(path))!r} is larger than {MAX_YAML_BYTES:,} bytes"
-        )
+        raise ConfigError(field_name, f"{str(path)!r} is larger than {MAX_YAML_BYTES:,} bytes")
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ConfigError(
             field_name,
-            f"{_short(str(path))!r} is not UTF-8 text (byte {error.start}); "
-            "a config is a YAML file",
+            f"{str(path)!r} is not UTF-8 text (byte {error.start}); a config is a YAML file",
         ) from None
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as error:
         first = str(error).splitlines()[0] if str(error) else "invalid YAML"
-        raise ConfigError(
-            field_name, f"{_short(str(path))!r} is not valid YAML: {_short(first)}"
-        ) from None
+        raise ConfigError(field_name, f"{str(path)!r} is not valid YAML: {first}") from None
     except RecursionError:
-        raise ConfigError(field_name, f"{_short(str(path))!r} is nested too deeply") from None
+        raise ConfigError(field_name, f"{str(path)!r} is nested too deeply") from None
     if _expanded_size(value, MAX_YAML_NODES) > MAX_YAML_NODES:
         raise ConfigError(
             field_name,
-            f"{_short(str(path))!r} expands to more than {MAX_YAML_NODES:,} values "
+            f"{str(path)!r} expands to more than {MAX_YAML_NODES:,} values "
             "(aliases counted each time they are used)",
         )
     return value
@@ -303,12 +298,6 @@ def _expanded_size(value: Any, limit: int) -> int:
         elif isinstance(item, list | tuple):
             stack.extend(item)
     return count
-
-
-def _short(text: str, limit: int = 200) -> str:
-    """``text`` cut to about ``limit`` characters (an echoed value must stay one short line)."""
-    text = text.replace("\n", " ")
-    return text if len(text) <= limit else text[: limit - 20] + " ... " + text[-15:]
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from serendip.experiment.storage import write_bytes, write_json
+from serendip.experiment.storage import payload_problem, write_bytes, write_json
 
 LOG_NAME = "evaluations.parquet"
 MANIFEST = "_manifest.json"
@@ -52,16 +52,16 @@ def read_manifest(directory: Path) -> dict[str, dict[str, Any]] | None:
     return parts
 
 
-def verified_part(path: Path, entry: dict[str, Any]) -> pa.Table:
-    """The part at ``path``, checked against its manifest entry."""
+def read_part(path: Path, entry: dict[str, Any] | None) -> pa.Table:
+    """The part at ``path``, checked against its manifest entry (None: a log older than
+    manifests, read unverified)."""
     try:
         payload = path.read_bytes()
     except OSError as error:
         raise LogError(f"{path}: cannot be read ({error.strerror})") from None
-    if len(payload) != entry.get("bytes") or hashlib.sha256(payload).hexdigest() != entry.get(
-        "sha256"
-    ):
-        raise LogError(f"{path}: damaged (its size or checksum differs from the manifest's)")
+    problem = None if entry is None else payload_problem(payload, entry)
+    if problem is not None:
+        raise LogError(f"{path}: damaged ({problem}; the manifest says otherwise)")
     try:
         return pq.read_table(pa.BufferReader(payload))
     except (pa.ArrowException, OSError, ValueError) as error:
@@ -193,20 +193,10 @@ def read_log_parts(run_dir: Path, count: int) -> pa.Table | None:
         path = directory / name
         if not path.exists():
             raise LogError(f"{path}: missing")
-        if manifest is None:  # a log written before manifests existed: unverified
-            tables.append(_read_part(path))
-        elif name not in manifest:
+        if manifest is not None and name not in manifest:
             raise LogError(f"{path}: not listed in {MANIFEST}")
-        else:
-            tables.append(verified_part(path, manifest[name]))
+        tables.append(read_part(path, None if manifest is None else manifest[name]))
     return pa.concat_tables(tables)
-
-
-def _read_part(path: Path) -> pa.Table:
-    try:
-        return pq.read_table(path)
-    except (pa.ArrowException, OSError, ValueError) as error:
-        raise LogError(f"{path}: unreadable ({str(error).splitlines()[0]})") from None
 
 
 def _column_array(column: pa.ChunkedArray) -> np.ndarray:
@@ -230,10 +220,8 @@ def read_evaluations(run_dir: Path) -> pd.DataFrame:
     manifest = read_manifest(directory)
     tables = []
     for path in parts:
-        if manifest is None:
-            tables.append(_read_part(path))
-        elif path.name in manifest:
-            tables.append(verified_part(path, manifest[path.name]))
+        if manifest is None or path.name in manifest:
+            tables.append(read_part(path, None if manifest is None else manifest[path.name]))
         else:
             warnings.warn(
                 f"{path} is not in the log's manifest (written after the last one): left out",

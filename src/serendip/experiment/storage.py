@@ -6,6 +6,7 @@ into place, so an interrupted run never leaves a half-written file behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -64,6 +65,17 @@ def write_json(path: Path, data: Any) -> None:
     """``data`` as strict JSON (a missing figure, NaN, is written as null)."""
     text = json.dumps(json_safe(data), indent=2, sort_keys=False, allow_nan=False)
     write_text(path, text + "\n")
+
+
+def payload_problem(payload: bytes, entry: dict[str, Any]) -> str | None:
+    """What is wrong with ``payload`` against its record (``bytes``, ``sha256``), or None."""
+    expected = entry.get("bytes")
+    if len(payload) != expected:
+        size = f"{expected:,}" if isinstance(expected, int) else repr(expected)
+        return f"truncated ({len(payload):,} bytes, expected {size})"
+    if hashlib.sha256(payload).hexdigest() != entry.get("sha256"):
+        return "checksum mismatch (the file is corrupted)"
+    return None
 
 
 def write_bytes(path: Path, payload: bytes) -> None:
