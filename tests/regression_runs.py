@@ -46,11 +46,18 @@ SEEDS |= {("curling", False): 2, ("curling", True): 0}
 # Extra cases: other emitter and scheduler kinds, named "<task>/<algorithm>+<variant>".
 VARIANTS = {"cma": {"emitter": "cma-es", "scheduler": "ucb"}}
 EXTRA_CASES = ("point/serene+cma", "arm/stax+cma")
+# The comparison set (issue 18), on the two fastest tasks.
+BASELINES = ("nslc", "nsga-ii", "map-elites", "cma-me", "cma-es", "dns")
+BASELINE_TASKS = ("point", "arm")
 
 
 def cases() -> list[str]:
     """Every case name: ``<task>/<algorithm>[+<variant>]``."""
-    return [f"{t}/{a}" for t in TASKS for a in ALGORITHMS] + list(EXTRA_CASES)
+    return (
+        [f"{t}/{a}" for t in TASKS for a in ALGORITHMS]
+        + list(EXTRA_CASES)
+        + [f"{t}/{a}" for t in BASELINE_TASKS for a in BASELINES]
+    )
 
 
 def case_config(case: str, out: Path) -> dict:
@@ -67,6 +74,10 @@ def case_config(case: str, out: Path) -> dict:
         "checkpoint_every": 0,
         "novelty_search": {"population_size": 10, "offspring_per_parent": 2, "k": 5},
         "random_search": {"batch_size": 50},
+        "map_elites": {"grid": 10, "batch_size": 50},
+        "cma_me": {"grid": 10, "emitters": 3, "initial_batch": 30},
+        "cma_es": {"patience": 20},
+        "dns": {"population_size": 60, "batch_size": 30},
         "exploitation": {
             "chunk_size": 200,
             "emitter_population": 4,

@@ -181,6 +181,13 @@ def test_cli_config_file_and_listings(tmp_path, capsys):
         "stax",
         "stax-p",
         "random",
+        "nslc",
+        "nsga-ii",
+        "nsga2",
+        "map-elites",
+        "cma-me",
+        "cma-es",
+        "dns",
     }
 
 

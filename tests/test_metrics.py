@@ -418,3 +418,23 @@ def test_summary_is_json_serialisable_plain_types():
     assert type(s["evaluations"]) is int
     assert type(s["coverage"]) is float
     assert type(s["reward_areas_found"]) is int
+
+
+def test_live_metrics_ignore_nan_and_clip_outside_points_like_the_summary():
+    rng = np.random.default_rng(9)
+    n = 400
+    x = rng.uniform(-0.5, 1.5, (n, 2))  # a good share outside the descriptor box
+    x[::7] = np.nan
+    log = pd.DataFrame(
+        {
+            "index": np.arange(n),
+            "process": np.where(rng.random(n) < 0.7, "explore", "emitter-0"),
+            "reward": rng.random(n) * (rng.random(n) < 0.2),
+            "reward_area": rng.integers(-1, len(SPEC.reward_areas), n),
+            "gt_0": x[:, 0],
+            "gt_1": x[:, 1],
+        }
+    )
+    live = LiveMetrics(SPEC)
+    live.update((log["process"] == "explore").to_numpy(), x, log["reward"], log["reward_area"])
+    assert live.coverage == summary_metrics(log, SPEC)["coverage"] > 0

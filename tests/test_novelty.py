@@ -120,3 +120,52 @@ def test_the_2d_grid_finds_the_k_d_trees_neighbours_to_the_last_bit(layout):
         np.testing.assert_allclose(
             np.sqrt(((queries[:, None] - reference[rows]) ** 2).sum(-1)), found, rtol=1e-12
         )
+
+
+def test_first_occurrences_are_np_uniques_first_rows_in_order():
+    """The table of seen indices keeps what np.unique(return_index) then a sort keeps."""
+    from serendip.novelty import first_occurrences
+
+    def by_sorting(values):
+        _, first = np.unique(values, return_index=True)
+        first.sort()
+        return first
+
+    rng = np.random.default_rng(7)
+    cases = [
+        np.array([], dtype=np.int64),
+        np.array([4]),
+        np.array([3, 3, 3]),
+        np.array([-5, 2, -5, 7, 2]),  # negative indices
+        np.array([0, 2**40, 0]),  # a span too wide for the table: the sort
+        np.array([1.5, 2.0, 1.5]),  # not integers: the sort
+        np.arange(10, dtype=np.uint8)[::-1],
+    ]
+    cases += [rng.integers(-span, span, int(rng.integers(0, 2000))) for span in (3, 500, 10**9)]
+    for values in cases:
+        np.testing.assert_array_equal(first_occurrences(values), by_sorting(values))
+
+
+def test_take_by_rows_mask_or_slice_equals_indexing_every_field():
+    from serendip.archives.agents import AGENT_FIELDS
+
+    rng = np.random.default_rng(8)
+    n = 40
+    many = Agents(
+        genomes=rng.normal(size=(n, 6)),
+        descriptors=rng.random((n, 2)),
+        ground_truth=rng.random((n, 2)),
+        rewards=rng.random(n),
+        reward_areas=rng.integers(-1, 3, n),
+        indices=np.arange(n) + 100,
+        frames=rng.integers(0, 255, (n, 1, 64, 64, 3), dtype=np.uint8),
+    )
+    selections = [rng.integers(0, n, 15), rng.random(n) < 0.4, slice(3, 30, 2), [], [2, -1]]
+    for rows in selections:
+        taken = many.take(rows)
+        for name in AGENT_FIELDS:
+            expected = getattr(many, name)[rows]
+            assert getattr(taken, name).dtype == expected.dtype
+            np.testing.assert_array_equal(getattr(taken, name), expected)
+    with pytest.raises(IndexError):
+        many.take(np.ones(n + 1, dtype=bool))

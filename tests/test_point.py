@@ -120,28 +120,21 @@ def test_evaluation_is_deterministic_and_renders_the_point():
     assert pixel[2] > 150 and pixel[0] < 100
 
 
-def test_stax_on_the_point_task_finds_rewards_and_is_reproducible(tmp_path):
-    def once(out):
-        config = serendip.RunConfig.from_dict(
-            {
-                "task": "point",
-                "algorithm": "stax",
-                "budget": 6000,
-                "seed": 3,
-                "frames": 1,
-                "metrics_every": 1000,
-                "learned_space": {"max_epochs": 3, "max_training_frames": 300, "threads": 1},
-                "out": str(out),
-            }
-        )
-        return serendip.run(config, progress=False)
-
-    result = once(tmp_path / "a")
-    summary = result.summary
+def test_stax_on_the_point_task_finds_rewards_and_exploits_them(tmp_path):
+    # Run twice, a STAX run is identical: tests/test_stax.py and the regression digests.
+    config = serendip.RunConfig.from_dict(
+        {
+            "task": "point",
+            "algorithm": "stax",
+            "budget": 6000,
+            "seed": 3,
+            "frames": 1,
+            "metrics_every": 1000,
+            "learned_space": {"max_epochs": 3, "max_training_frames": 300, "threads": 1},
+            "out": str(tmp_path / "a"),
+        }
+    )
+    summary = serendip.run(config, progress=False).summary
     assert summary["reward_areas_found"] >= 1
     assert summary["budget_per_process"]["exploit"] > 0
-    again = once(tmp_path / "b")
-    first = serendip.load_run(result.path).evaluations
-    second = serendip.load_run(again.path).evaluations
-    assert first.equals(second)
     assert json.loads((tmp_path / "a" / "summary.json").read_text())["task"] == "point"

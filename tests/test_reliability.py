@@ -156,7 +156,7 @@ def test_config_edits_the_results_depend_on_are_refused(tmp_path, capsys, edit, 
     config_file = out / "config.yaml"
     text = config_file.read_text()
     assert edit[0] in text
-    config_file.write_text(text.replace(*edit))
+    config_file.write_text(text.replace(*edit, 1))  # the first: novelty_search's sigma
     before = contents(out)
     code, err = resume_cli(out, capsys)
     assert code == 2, err
@@ -653,6 +653,8 @@ WRONG_FOR = {  # values each kind of rule refuses
     "choice?": ["no-such-name", 3, [], "x" * 5000],
     "address?": ["not an address", 12, "host:", ":80", "x" * 5000],
     "seconds?": ["abc", -1, True, [], float("nan"), float("inf")],
+    "real": ["abc", 0.5, -1, True, None, [], float("nan"), float("inf")],
+    "grid?": ["abc", 0, -5, 1.5, True, [], [0], [10, -1], [1.5], {}, "x" * 5000],
 }
 FIELD_CASES = [
     (section, name, value)

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 import serendip
+from run_checks import assert_same_run
 from serendip.cli import main
 from serendip.experiment import checkpoint
 from serendip.experiment.checkpoint import CheckpointError, checkpoint_files, load_checkpoint
@@ -48,31 +48,6 @@ def crash_at(evaluations: int):
             raise Crash
 
     return on_batch
-
-
-def assert_same_run(a: Path, b: Path) -> None:
-    """Same evaluation log, archives, emitter log, metrics, summary and final state."""
-    first, second = serendip.load_run(a), serendip.load_run(b)
-    pd.testing.assert_frame_equal(first.evaluations, second.evaluations)
-    pd.testing.assert_frame_equal(first.metrics, second.metrics)
-    for name in first.archive_names:
-        assert pq.read_table(a / "archives" / f"{name}.parquet").equals(
-            pq.read_table(b / "archives" / f"{name}.parquet")
-        ), name
-    if (a / "emitters.parquet").exists():
-        assert pq.read_table(a / "emitters.parquet").equals(pq.read_table(b / "emitters.parquet"))
-    timing = {"wall_seconds", "evaluations_per_second"}
-    assert {k: v for k, v in first.summary.items() if k not in timing} == {
-        k: v for k, v in second.summary.items() if k not in timing
-    }
-    arrays_a, data_a = first.state()
-    arrays_b, data_b = second.state()
-    assert sorted(arrays_a) == sorted(arrays_b)
-    for name in set(arrays_a) - {"space.reports.seconds"}:  # training times: the only timing
-        np.testing.assert_array_equal(arrays_a[name], arrays_b[name], err_msg=name)
-    data_a["loop"].pop("wall_seconds"), data_b["loop"].pop("wall_seconds")
-    assert data_a["algorithm"] == data_b["algorithm"]
-    assert data_a["loop"] == data_b["loop"]
 
 
 @pytest.fixture(scope="module")

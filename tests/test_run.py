@@ -151,3 +151,35 @@ def test_progress_bar_shows_live_figures(tmp_path):
     text = stream.getvalue()
     for label in ("evals", "cov ", "areas ", "best ", "/s", "emitters", "explore"):
         assert label in text
+
+
+def test_checkpoints_wait_checkpoint_every_evaluations(tmp_path, monkeypatch):
+    """With the time share out of the way, a checkpoint comes every ``checkpoint_every``
+    evaluations (at the next chunk boundary), not at every chunk boundary after the first."""
+    from serendip.experiment.checkpoint import CheckpointWriter
+
+    taken = []
+    save = CheckpointWriter.save
+
+    def recording(self, evaluations, arrays, data):
+        taken.append(evaluations)
+        return save(self, evaluations, arrays, data)
+
+    monkeypatch.setattr(CheckpointWriter, "save", recording)
+    config = serendip.RunConfig.from_dict(
+        {
+            "task": "point",
+            "algorithm": "ns",
+            "budget": 9100,
+            "out": str(tmp_path / "c"),
+            "checkpoint_every": 2500,
+            "checkpoint_share": 1,
+            "exploitation": {"chunk_size": 1000},
+        }
+    )
+    serendip.run(config, progress=False)
+    during, final = taken[:-1], taken[-1]
+    assert final == 9100  # the finished run's own
+    # Chunks end at 100 + 1,000 k evaluations: the first boundary 2,500 after the start,
+    # then 2,500 after that one (not 4,100, 5,100, ...); none at the budget's end.
+    assert during == [3100, 6100]

@@ -25,11 +25,42 @@ KD_TREE_MAX_DIM = 16
 _BLOCK = 256
 
 
-def unique_by_index(descriptors: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Drop repeated agents (same evaluation index), keeping the first occurrence."""
-    _, first = np.unique(indices, return_index=True)
+SEEN_TABLE_SLACK = 1 << 20
+"""Largest span of indices, beyond 8 per row, that :func:`first_occurrences` marks in a table."""
+
+
+def first_occurrences(indices: np.ndarray) -> np.ndarray:
+    """Rows of the first occurrence of each distinct value of ``indices``, ascending.
+
+    ``np.unique(indices, return_index=True)`` then a sort gives the same rows, but
+    sorts: a novelty reference (population, offspring, archives) is deduplicated
+    every generation, 0.25 ms for 4,500 agents against about 0.02 ms with a table of
+    the seen indices. Evaluation indices span at most the run's evaluations; a span
+    much wider than the rows (or non-integer values) takes the sort.
+    """
+    values = np.asarray(indices)
+    n = values.shape[0]
+    if n and values.dtype.kind in "iu" and values.ndim == 1:
+        low, high = int(values.min()), int(values.max())
+        if high - low <= 8 * n + SEEN_TABLE_SLACK and low > -(2**62) and high < 2**62:
+            return _first_in_table(values.astype(np.int64, copy=False), low, high - low + 1)
+    _, first = np.unique(values, return_index=True)
     first.sort()
-    return descriptors[first], indices[first]
+    return first
+
+
+@numba.njit(cache=True)
+def _first_in_table(values: np.ndarray, low: int, span: int) -> np.ndarray:  # pragma: no cover
+    seen = np.zeros(span, np.bool_)
+    rows = np.empty(values.shape[0], np.int64)
+    m = 0
+    for i in range(values.shape[0]):
+        j = values[i] - low
+        if not seen[j]:
+            seen[j] = True
+            rows[m] = i
+            m += 1
+    return rows[:m]
 
 
 def _brute_force_knn(
@@ -224,12 +255,17 @@ class ReferenceSet:
     Args:
         descriptors: ``(M, D)``, may contain repeated agents.
         indices: ``(M,)`` evaluation indices.
+        rewards: ``(M,)`` the agents' rewards, for :meth:`local_competition` (optional).
     """
 
-    def __init__(self, descriptors: np.ndarray, indices: np.ndarray) -> None:
-        self.descriptors, self.indices = unique_by_index(
-            np.asarray(descriptors, dtype=np.float64), np.asarray(indices)
-        )
+    def __init__(
+        self, descriptors: np.ndarray, indices: np.ndarray, rewards: np.ndarray | None = None
+    ) -> None:
+        indices = np.asarray(indices)
+        first = first_occurrences(indices)
+        self.descriptors = np.asarray(descriptors, dtype=np.float64)[first]
+        self.indices = indices[first]
+        self.rewards = None if rewards is None else np.asarray(rewards, dtype=np.float64)[first]
         self._index = NeighbourIndex(self.descriptors)
 
     def __len__(self) -> int:
@@ -243,17 +279,40 @@ class ReferenceSet:
         A reference with the query's own index is the query itself and is skipped;
         with fewer references than needed, all are used; 0 where there is no other agent.
         """
+        return self.novelty_and_competition(query_descriptors, query_indices, None, k)[0]
+
+    def novelty_and_competition(
+        self,
+        query_descriptors: np.ndarray,
+        query_indices: np.ndarray,
+        query_rewards: np.ndarray | None,
+        k: int = 15,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Novelty and, given ``query_rewards``, local competition, from one neighbour query.
+
+        Local competition (Lehman & Stanley 2011, NSLC) of a query: how many of its
+        ``k`` nearest other agents (the neighbours its novelty averages over) have a
+        strictly lower reward; agents tied with it, e.g. at a sparse reward's 0, do
+        not count. Needs the set built with ``rewards``.
+        """
         queries = np.asarray(query_descriptors, dtype=np.float64)
         n_ref = len(self)
         if queries.shape[0] == 0 or n_ref == 0:
-            return np.zeros(queries.shape[0])
+            zeros = np.zeros(queries.shape[0])
+            return zeros, None if query_rewards is None else zeros.copy()
         m = min(k + 1, n_ref)
         dist, idx = self._index.query(queries, m)
         keep = self.indices[idx] != np.asarray(query_indices)[:, None]
         keep &= np.cumsum(keep, axis=1) <= k
         counts = keep.sum(axis=1)
         total = np.where(keep, dist, 0.0).sum(axis=1)
-        return np.divide(total, counts, out=np.zeros_like(total), where=counts > 0)
+        novelty = np.divide(total, counts, out=np.zeros_like(total), where=counts > 0)
+        if query_rewards is None:
+            return novelty, None
+        if self.rewards is None:
+            raise ValueError("local competition needs the reference set built with rewards")
+        lower = self.rewards[idx] < np.asarray(query_rewards, dtype=np.float64)[:, None]
+        return novelty, (keep & lower).sum(axis=1).astype(np.float64)
 
 
 def novelty(

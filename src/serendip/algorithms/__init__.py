@@ -12,6 +12,12 @@
 | `stax`      | SERENE's exploitation + TAXONS' learned space (§4)                     |
 | `stax-p`    | STAX with NSGA-II selection                                            |
 | `random`    | N(0, 1) genomes, no selection                                          |
+| `nslc`      | NS, survivors by NSGA-II on (novelty, local competition)               |
+| `nsga-ii`   | NS, survivors by NSGA-II on (novelty, reward) (also `nsga2`)           |
+| `map-elites`| grid of elites over the ground-truth descriptor, Gaussian mutation     |
+| `cma-me`    | CMA-ES improvement emitters on that grid, with restarts                |
+| `cma-es`    | CMA-ES on the reward with IPOP restarts                                |
+| `dns`       | Dominated Novelty Search: a population kept by competition fitness     |
 
 A factory is ``factory(context: BuildContext) -> Algorithm``; it reads the
 sections of ``context.config`` its parts need. Register your own with
@@ -25,6 +31,10 @@ from collections.abc import Callable
 from typing import Any
 
 from serendip.algorithms.base import EXPLORE, Algorithm, BuildContext, Request
+from serendip.algorithms.cma_es import CMAESConfig
+from serendip.algorithms.cma_me import CMAMEConfig
+from serendip.algorithms.dns import DNSConfig
+from serendip.algorithms.map_elites import MapElitesConfig
 from serendip.algorithms.random_search import RandomSearchConfig
 from serendip.registry import Registry
 from serendip.tasks import TaskSpec
@@ -75,6 +85,28 @@ _BUILT_IN = [
         "random search: N(0, 1) genomes, no selection",
         False,
     ),
+    (
+        "nslc",
+        "nslc:nslc",
+        "novelty search with local competition (NSGA-II on novelty, local competition)",
+        False,
+    ),
+    ("nsga-ii", "nsga_ii:nsga_ii", "NSGA-II on (novelty, reward), ground-truth space", False),
+    ("nsga2", "nsga_ii:nsga_ii", "alias of nsga-ii", False),
+    (
+        "map-elites",
+        "map_elites:map_elites",
+        "MAP-Elites: a grid of elites over the ground-truth descriptor",
+        False,
+    ),
+    (
+        "cma-me",
+        "cma_me:cma_me",
+        "CMA-ME: CMA-ES improvement emitters on the MAP-Elites grid",
+        False,
+    ),
+    ("cma-es", "cma_es:cma_es", "CMA-ES on the reward, with IPOP restarts", False),
+    ("dns", "dns:dns", "Dominated Novelty Search: local competition without a grid", False),
 ]
 for _name, _factory, _summary, _frames in _BUILT_IN:
     register_algorithm(_name, f"serendip.algorithms.{_factory}", summary=_summary, frames=_frames)
@@ -112,6 +144,10 @@ __all__ = [
     "EXPLORE",
     "Algorithm",
     "BuildContext",
+    "CMAESConfig",
+    "CMAMEConfig",
+    "DNSConfig",
+    "MapElitesConfig",
     "RandomSearchConfig",
     "Request",
     "build_algorithm",

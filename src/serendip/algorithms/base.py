@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from serendip.archives import Agents
-from serendip.policies import GENOME_HIGH, GENOME_LOW
+from serendip.policies import GENOME_HIGH, GENOME_LOW, random_genomes
 from serendip.request import EXPLORE, Request
 from serendip.tasks import EvaluationBatch, TaskSpec
 
@@ -132,6 +132,20 @@ class Algorithm(abc.ABC):
     @abc.abstractmethod
     def load_state_dict(self, arrays: dict[str, np.ndarray], data: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
+
+
+def first_genomes(
+    initial_genomes: np.ndarray | None,
+    rng: np.random.Generator,
+    n: int,
+    max_evaluations: int,
+    genome_size: int,
+    genome_bounds: tuple[float, float],
+) -> np.ndarray:
+    """A first batch: the user's initial genomes, or ``n`` with genes ~ N(0, 1), clipped."""
+    if initial_genomes is not None:
+        return np.array(initial_genomes[:max_evaluations])
+    return random_genomes(rng, min(n, max_evaluations), genome_size, genome_bounds)
 
 
 def prefixed(prefix: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

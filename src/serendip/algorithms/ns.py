@@ -9,14 +9,24 @@ from serendip.algorithms.family import ExploreExploit
 
 def ns(context: BuildContext) -> ExploreExploit:
     """NS: novelty search on the ground-truth descriptor, survivors by novelty."""
+    return ground_truth_novelty_search(context, "ns", selection="novelty")
+
+
+def ground_truth_novelty_search(
+    context: BuildContext, name: str, *, selection: str
+) -> ExploreExploit:
+    """Novelty search on the ground-truth descriptor, survivors by the ranker ``selection``.
+
+    NS, NSLC and NSGA-II differ only there (``novelty_search.selection`` overrides it).
+    """
     streams = parts.Streams.of(context.seed)
     space = parts.ground_truth_space(context)
     rewarded = parts.reward_archive(context, space)
     exploration = parts.novelty_search(
-        context, space, rewarded, streams.explore, selection="novelty"
+        context, space, rewarded, streams.explore, selection=selection
     )
     return ExploreExploit(
-        name="ns",
+        name=name,
         space=space,
         reward_archive=rewarded,
         exploration=exploration,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from serendip.algorithms.base import BuildContext
-from serendip.archives import RewardArchive
+from serendip.archives import GridArchive, RewardArchive
 from serendip.behavior import BehaviorSpace, GroundTruthSpace, make_learned_space
 from serendip.behavior.training import is_training_chunk
 from serendip.errors import ConfigError
@@ -22,13 +22,19 @@ from serendip.exploration import NoveltySearch
 from serendip.exploration.rankers import make_ranker
 from serendip.schedulers import Scheduler, make_scheduler
 
+MAX_GRID_CELLS = 10_000_000
+"""Most cells a descriptor grid may have (its cell index alone takes 8 bytes a cell)."""
+
 __all__ = [
+    "MAX_GRID_CELLS",
     "Streams",
     "exploitation",
+    "grid_archive",
     "ground_truth_space",
     "is_training_chunk",
     "learned_space",
     "novelty_search",
+    "require_descriptor",
     "reward_archive",
 ]
 
@@ -64,6 +70,60 @@ def learned_space(context: BuildContext) -> BehaviorSpace:
     section = context.config.learned_space
     return make_learned_space(
         section.encoder, n_frames=context.n_frames, config=section, seed=context.seed
+    )
+
+
+def require_descriptor(context: BuildContext, field: str) -> int:
+    """The ground-truth descriptor's size; an algorithm that searches in it needs one."""
+    if context.descriptor_size == 0:
+        raise ConfigError(
+            field, "this algorithm searches the task's ground-truth descriptor; this task has none"
+        )
+    return context.descriptor_size
+
+
+def grid_shape(context: BuildContext, grid: int | tuple[int, ...] | None, field: str):
+    """Cells per axis of a grid over the ground-truth descriptor (None: the metrics' grid).
+
+    Raises:
+        ConfigError: the task has no bounded descriptor, the grid has the wrong number
+            of axes, or more than :data:`MAX_GRID_CELLS` cells.
+    """
+    dims = require_descriptor(context, field)
+    if grid is None:
+        shape = tuple(context.grid_shape) if len(context.grid_shape) == dims else (50,) * dims
+    elif isinstance(grid, int):
+        shape = (grid,) * dims
+    else:
+        shape = tuple(grid)
+    if len(shape) != dims:
+        raise ConfigError(
+            field,
+            f"must be one integer or {dims} (one per axis of the task's descriptor), "
+            f"got {list(grid)}",
+        )
+    cells = 1
+    for size in shape:
+        cells *= size
+    if cells > MAX_GRID_CELLS:
+        raise ConfigError(field, f"must have at most {MAX_GRID_CELLS:,} cells, got {cells:,}")
+    return shape
+
+
+def grid_archive(
+    context: BuildContext,
+    grid: int | tuple[int, ...] | None,
+    field: str,
+    *,
+    replace_on_tie: bool = False,
+) -> GridArchive:
+    """A grid of elites over the task's ground-truth descriptor (MAP-Elites, CMA-ME)."""
+    return GridArchive(
+        bounds=context.descriptor_bounds,
+        shape=grid_shape(context, grid, field),
+        genome_size=context.genome_size,
+        ground_truth_size=context.descriptor_size,
+        replace_on_tie=replace_on_tie,
     )
 
 

@@ -61,7 +61,8 @@ NO_REWARD_COLOR = "#c9c9c9"
 EXPLORE_COLOR = "#4a4a4a"
 
 # Fixed colours for the registered algorithms (STAX red, its ancestors SERENE orange,
-# NS blue, TAXONS green, random search grey), then spare ones for any other name.
+# NS blue, TAXONS green, random search grey; the comparison set in darker tones, NSGA-II
+# under both its names), then spare ones for any other name.
 _ALGORITHM_COLORS = {
     "ns": "#1f77b4",
     "serene": "#ff7f0e",
@@ -73,6 +74,13 @@ _ALGORITHM_COLORS = {
     "stax": "#d62728",
     "stax-p": "#bcbd22",
     "random": "#7f7f7f",
+    "nslc": "#aec7e8",
+    "nsga-ii": "#98df8a",
+    "nsga2": "#98df8a",
+    "map-elites": "#000000",
+    "cma-me": "#9edae5",
+    "cma-es": "#ffbb78",
+    "dns": "#c5b0d5",
 }
 _SPARE_COLORS = (
     "#393b79",

@@ -32,7 +32,7 @@ from serendip.tasks import TaskError, TaskSpec, task_spec
 RUN_FIELD = "RUN_DIR"
 """Field named in the one-line errors about run directories."""
 
-ARCHIVE_NAMES = ("population", "novelty_archive", "reward_archive")
+ARCHIVE_NAMES = ("population", "novelty_archive", "reward_archive", "elites")
 _EMITTER = re.compile(r"emitter-(\d+)")
 
 

@@ -64,8 +64,28 @@ class Agents:
         )
 
     def take(self, rows: np.ndarray | slice) -> Agents:
-        """The agents at ``rows`` (an index array, boolean mask or slice)."""
-        return Agents(**{name: getattr(self, name)[rows] for name in AGENT_FIELDS})
+        """The agents at ``rows`` (an index array, boolean mask or slice).
+
+        Searches take rows every generation (survivors, archive insertions, rewarding
+        agents, parents), so a mask is turned into row numbers once, not once per
+        field, and fields with rows of several values use ``ndarray.take`` (2-4x
+        faster than fancy indexing for a 2-D array; the same values).
+        """
+        fields = (getattr(self, name) for name in AGENT_FIELDS)
+        if isinstance(rows, slice):
+            return Agents(*[values[rows] for values in fields])
+        rows = np.asarray(rows)
+        if rows.dtype == bool:
+            if rows.shape != (len(self),):
+                raise IndexError(
+                    f"boolean index of shape {rows.shape} does not match {len(self)} agents"
+                )
+            rows = np.flatnonzero(rows)
+        elif rows.size == 0:
+            rows = rows.astype(np.intp)  # an empty list reads as floats
+        return Agents(
+            *[values.take(rows, axis=0) if values.ndim > 1 else values[rows] for values in fields]
+        )
 
     @staticmethod
     def concat(*parts: Agents) -> Agents:

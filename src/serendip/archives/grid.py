@@ -107,6 +107,10 @@ class GridArchive:
         genome_size: ``G`` of the agents' ``(N, G)`` genomes.
         ground_truth_size: ``Dg`` of their ``(N, Dg)`` ground-truth descriptors.
         n_frames: ``S`` of their ``(N, S, 64, 64, 3)`` frames.
+        replace_on_tie: a newcomer whose reward equals the elite's replaces it (the
+            spec's MAP-Elites: "replace if reward >= incumbent", so that with a sparse
+            reward, where most cells hold a 0, the newest 0 takes the cell); False keeps
+            the incumbent (strict improvement, as pyribs and CMA-ME count it).
     """
 
     def __init__(
@@ -117,7 +121,9 @@ class GridArchive:
         genome_size: int,
         ground_truth_size: int,
         n_frames: int = 0,
+        replace_on_tie: bool = False,
     ) -> None:
+        self.replace_on_tie = bool(replace_on_tie)
         self._bounds = _check_bounds(bounds)
         self._shape = _check_shape(shape, len(self._bounds))
         self._storage = Agents.empty(
@@ -199,7 +205,10 @@ class GridArchive:
         before = self._elite_rewards(cells)
         empty = self._cell_row[cells[contenders]] < 0
         appended = contenders[empty]
-        replacing = contenders[~empty & (rewards[contenders] > before[contenders])]
+        better = rewards[contenders] > before[contenders]
+        if self.replace_on_tie:
+            better |= rewards[contenders] == before[contenders]
+        replacing = contenders[~empty & better]
 
         self._write(self._cell_row[cells[replacing]], agents, replacing)
         self._reserve(len(appended))

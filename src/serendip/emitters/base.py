@@ -81,6 +81,17 @@ def saved_history(state: dict[str, Any]) -> list[np.ndarray]:
     return [part.copy() for part in np.split(rewards, bounds)] if sizes.size else []
 
 
+def split_state(state: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """An emitter's :meth:`Emitter.state` as ``(arrays, json data)`` for a checkpoint."""
+    arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
+    return arrays, {k: v for k, v in state.items() if k not in arrays}
+
+
+def join_state(arrays: dict[str, np.ndarray], data: dict[str, Any]) -> dict[str, Any]:
+    """The state :func:`split_state` split, whole again."""
+    return {**data, **arrays}
+
+
 class Emitter(abc.ABC):
     """A local optimizer around a rewarding ancestor, driven by ask/tell.
 

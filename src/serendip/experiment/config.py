@@ -17,7 +17,15 @@ from typing import Any
 
 import yaml
 
-from serendip.algorithms import ALGORITHMS, RandomSearchConfig, uses_frames
+from serendip.algorithms import (
+    ALGORITHMS,
+    CMAESConfig,
+    CMAMEConfig,
+    DNSConfig,
+    MapElitesConfig,
+    RandomSearchConfig,
+    uses_frames,
+)
 from serendip.archives import ARCHIVE_SELECTIONS
 from serendip.behavior import learned_space_names
 from serendip.behavior.training import INFERENCE_PATHS, AutoencoderConfig
@@ -114,7 +122,8 @@ def _bounds_text(low: int | float | None, high: int | float | None) -> str:
 # How each field of each section is checked: ("int", low), ("int?", low) (None allowed),
 # ("real+",) (positive), ("fraction",) (in (0, 1)), ("share",) (in [0, 1)), ("bool",),
 # ("choice", accepted), ("address?",) (a Ray cluster address, None allowed),
-# ("seconds?",) (None or a number of seconds >= 0).
+# ("seconds?",) (None or a number of seconds >= 0), ("real", low) (a number >= low),
+# ("grid?",) (None, a positive integer, or a list of them: cells per axis).
 SECTION_RULES: dict[str, dict[str, tuple]] = {
     "novelty_search": {
         "population_size": ("int", 1),
@@ -126,6 +135,32 @@ SECTION_RULES: dict[str, dict[str, tuple]] = {
         "selection": ("choice?", RANKERS),
     },
     "random_search": {"batch_size": ("int", 1)},
+    "map_elites": {
+        "grid": ("grid?",),
+        "batch_size": ("int", 1),
+        "mutation_sigma": ("real+",),
+        "replace_on_tie": ("bool",),
+    },
+    "cma_me": {
+        "grid": ("grid?",),
+        "emitters": ("int", 1),
+        "population_size": ("int", 2),
+        "sigma0": ("real+",),
+        "initial_batch": ("int", 1),
+    },
+    "cma_es": {
+        "population_size": ("int", 2),
+        "sigma0": ("real+",),
+        "population_growth": ("real", 1.0),
+        "max_population_size": ("int", 2),
+        "patience": ("int?", 1),
+    },
+    "dns": {
+        "population_size": ("int", 2),
+        "batch_size": ("int", 1),
+        "mutation_sigma": ("real+",),
+        "k": ("int", 1),
+    },
     "learned_space": {
         "latent_size": ("int", 1),
         "learning_rate": ("real+",),
@@ -168,6 +203,10 @@ def _check(name: str, rule: tuple, value: Any) -> Any:
         return None if value is None else _integer(name, value, low=rule[1])
     if kind == "real+":
         return _real(name, value, positive=True)
+    if kind == "real":
+        return _real(name, value, low=rule[1])
+    if kind == "grid?":
+        return _grid(name, value)
     if kind == "fraction":
         number = _real(name, value, positive=True)
         if number >= 1:
@@ -198,6 +237,21 @@ def _check(name: str, rule: tuple, value: Any) -> Any:
         return value
     accepted = rule[1]() if callable(rule[1]) else rule[1]
     return _choice(name, value, accepted)
+
+
+def _grid(name: str, value: Any) -> int | tuple[int, ...] | None:
+    """Cells per axis of a descriptor grid: None (the metrics' grid), n, or [n1, n2, ...]."""
+    what = "null (the metrics' grid), a positive integer, or a list of positive integers"
+    if value is None:
+        return None
+    if isinstance(value, list | tuple) and value:
+        return tuple(_integer(name, v, low=1) for v in value)
+    if isinstance(value, list | tuple):
+        raise ConfigError(name, f"must be {what}, got {value!r}")
+    try:
+        return _integer(name, value, low=1)
+    except ConfigError:
+        raise ConfigError(name, f"must be {what}, got {value!r}") from None
 
 
 def _section(name: str, cls: type, values: Any) -> Any:
@@ -330,6 +384,7 @@ class RunConfig:
             of a run or a sweep imports them again from the config).
         novelty_search: parameters of the exploration process.
         random_search: parameters of random search.
+        map_elites, cma_me, cma_es, dns: parameters of those baselines.
         learned_space: the autoencoder and its training (TAXONS, STAX).
         exploitation: chunks, scheduler and emitters (SERENE, STAX).
         evaluation: options of the evaluation backends (workers, Ray address).
@@ -350,6 +405,10 @@ class RunConfig:
     plugins: tuple[str, ...] = ()
     novelty_search: NoveltySearchConfig = field(default_factory=NoveltySearchConfig)
     random_search: RandomSearchConfig = field(default_factory=RandomSearchConfig)
+    map_elites: MapElitesConfig = field(default_factory=MapElitesConfig)
+    cma_me: CMAMEConfig = field(default_factory=CMAMEConfig)
+    cma_es: CMAESConfig = field(default_factory=CMAESConfig)
+    dns: DNSConfig = field(default_factory=DNSConfig)
     learned_space: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     exploitation: ExploitationConfig = field(default_factory=ExploitationConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
@@ -424,6 +483,10 @@ class RunConfig:
                 "novelty_search", NoveltySearchConfig, merged["novelty_search"]
             ),
             random_search=_section("random_search", RandomSearchConfig, merged["random_search"]),
+            map_elites=_section("map_elites", MapElitesConfig, merged["map_elites"]),
+            cma_me=_section("cma_me", CMAMEConfig, merged["cma_me"]),
+            cma_es=_section("cma_es", CMAESConfig, merged["cma_es"]),
+            dns=_section("dns", DNSConfig, merged["dns"]),
             learned_space=_section("learned_space", AutoencoderConfig, merged["learned_space"]),
             exploitation=_section("exploitation", ExploitationConfig, merged["exploitation"]),
             evaluation=_section("evaluation", EvaluationConfig, merged["evaluation"]),

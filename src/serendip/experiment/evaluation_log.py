@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from serendip.experiment.storage import payload_problem, write_bytes, write_json
+from serendip.experiment.storage import (
+    dictionary_columns,
+    payload_problem,
+    write_bytes,
+    write_json,
+)
 
 LOG_NAME = "evaluations.parquet"
 MANIFEST = "_manifest.json"
@@ -69,7 +75,13 @@ def read_part(path: Path, entry: dict[str, Any] | None) -> pa.Table:
 
 
 class EvaluationLogWriter:
-    """Buffers evaluation rows and writes them as Parquet parts of ``part_rows`` rows or more."""
+    """Buffers evaluation rows and writes them as Parquet parts of ``part_rows`` rows or more.
+
+    Batches are buffered as NumPy arrays and become one Arrow table when a part is
+    written (or a checkpoint asks for the rows): building Arrow arrays per batch, the
+    process name as a list of Python strings above all, cost several times as much
+    (0.35 s against 0.05 s of CPU over a 100,000-evaluation NS run on the arm).
+    """
 
     def __init__(
         self, directory: Path, *, part_rows: int | None = None, first_part: int = 0
@@ -78,7 +90,8 @@ class EvaluationLogWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.part_rows = PART_ROWS if part_rows is None else part_rows
         self.next_part = first_part
-        self._buffer: list[pa.Table] = []
+        self._buffer: list[_Rows] = []
+        self._restored: pa.Table | None = None  # rows a checkpoint held, before _buffer's
         self._buffered = 0
         listed = read_manifest(self.directory) or {}
         self.manifest = {name: listed[name] for name in _part_names(first_part) if name in listed}
@@ -100,28 +113,55 @@ class EvaluationLogWriter:
         for the batch (-1 for exploration): the budget-per-area metric reads it.
         """
         n = len(indices)
+        # Copies: the rows must not change if the caller reuses its arrays.
         columns = {
-            "index": pa.array(indices, type=pa.int64()),
-            "process": pa.array([process] * n, type=pa.string()),
-            "generation": pa.array(np.full(n, generation), type=pa.int64()),
-            "reward": pa.array(rewards, type=pa.float64()),
-            "reward_area": pa.array(reward_areas, type=pa.int64()),
-            "emitter_area": pa.array(np.full(n, emitter_area), type=pa.int64()),
+            "index": np.array(indices, dtype=np.int64),
+            "reward": np.array(rewards, dtype=np.float64),
+            "reward_area": np.array(reward_areas, dtype=np.int64),
         }
-        for j in range(ground_truth.shape[1]):
-            columns[f"gt_{j}"] = pa.array(ground_truth[:, j], type=pa.float64())
-        self._buffer.append(pa.table(columns))
+        truth = np.array(ground_truth, dtype=np.float64)
+        self._buffer.append(_Rows(n, process, int(generation), int(emitter_area), columns, truth))
         self._buffered += n
         if self._buffered >= self.part_rows:
             self.flush()
 
+    def _table(self) -> pa.Table:
+        """The buffered rows as one table: the log's columns, in the log's order."""
+        tables = [] if self._restored is None else [self._restored]
+        if self._buffer:
+            tables.append(self._appended())
+        return pa.concat_tables(tables)
+
+    def _appended(self) -> pa.Table:
+        rows = self._buffer
+        counts = np.array([r.n for r in rows])
+        processes = sorted({r.process for r in rows})
+        codes = np.repeat(np.array([processes.index(r.process) for r in rows], np.int32), counts)
+        per_batch = {
+            "process": pa.DictionaryArray.from_arrays(
+                pa.array(codes), pa.array(processes, type=pa.string())
+            ).dictionary_decode(),
+            "generation": np.repeat(np.array([r.generation for r in rows], np.int64), counts),
+            "emitter_area": np.repeat(np.array([r.emitter_area for r in rows], np.int64), counts),
+        }
+        truth = np.concatenate([r.ground_truth for r in rows])
+        columns: dict[str, pa.Array] = {}
+        for name, kind in _COLUMNS:
+            values = per_batch.get(name)
+            if values is None:
+                values = np.concatenate([r.columns[name] for r in rows])
+            columns[name] = pa.array(values, kind)
+        for j in range(truth.shape[1]):
+            columns[f"gt_{j}"] = pa.array(truth[:, j], type=pa.float64())
+        return pa.table(columns)
+
     def flush(self) -> None:
         """Write buffered rows as the next part."""
-        if not self._buffer:
+        if not self._buffer and self._restored is None:
             return
-        table = pa.concat_tables(self._buffer)
+        table = self._table()
         sink = pa.BufferOutputStream()
-        pq.write_table(table, sink)
+        pq.write_table(table, sink, use_dictionary=dictionary_columns(table))
         payload = sink.getvalue().to_pybytes()
         name = f"part-{self.next_part:05d}.parquet"
         write_bytes(self.directory / name, payload)
@@ -133,27 +173,50 @@ class EvaluationLogWriter:
         write_json(self.directory / MANIFEST, {"format": 1, "parts": self.manifest})
         self.next_part += 1
         self._buffer = []
+        self._restored = None
         self._buffered = 0
 
     def pending(self) -> dict[str, np.ndarray]:
         """The buffered (not yet written) rows as arrays, for a checkpoint."""
-        if not self._buffer:
+        if not self._buffer and self._restored is None:
             return {}
-        table = pa.concat_tables(self._buffer)
+        table = self._table()
         return {f"log.{name}": _column_array(table.column(name)) for name in table.column_names}
 
     def restore(self, arrays: dict[str, np.ndarray]) -> None:
         """Continue after a checkpoint: re-buffer the rows it held (later parts are gone)."""
         columns = {k.removeprefix("log."): v for k, v in arrays.items() if k.startswith("log.")}
         if columns:
-            table = pa.table(
+            self._restored = pa.table(
                 {
                     name: pa.array(values.astype(str) if values.dtype.kind == "U" else values)
                     for name, values in columns.items()
                 }
             )
-            self._buffer = [table]
-            self._buffered = table.num_rows
+            self._buffered = self._restored.num_rows
+
+
+_COLUMNS = (
+    ("index", pa.int64()),
+    ("process", pa.string()),
+    ("generation", pa.int64()),
+    ("reward", pa.float64()),
+    ("reward_area", pa.int64()),
+    ("emitter_area", pa.int64()),
+)
+"""The log's columns before the ground truth's ``gt_0, gt_1, ...``, in order."""
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """One appended batch, buffered: ``n`` rows of one process."""
+
+    n: int
+    process: str
+    generation: int
+    emitter_area: int
+    columns: dict[str, np.ndarray]  # index, reward, reward_area
+    ground_truth: np.ndarray  # (n, D)
 
 
 def _part_names(count: int) -> list[str]:

@@ -16,8 +16,15 @@ import numpy as np
 
 from serendip.archives import ARCHIVE_SELECTIONS, Agents, NoveltyArchive, RewardArchive
 from serendip.behavior import BehaviorSpace
-from serendip.exploration.rankers import NOVELTY, SURPRISE, Ranker, TopRanker
-from serendip.novelty import ReferenceSet, novelty
+from serendip.exploration.rankers import (
+    LOCAL_COMPETITION,
+    NOVELTY,
+    REWARD,
+    SURPRISE,
+    Ranker,
+    TopRanker,
+)
+from serendip.novelty import ReferenceSet
 from serendip.policies import GENOME_HIGH, GENOME_LOW, random_genomes
 from serendip.rng import restore_rng, rng_state
 from serendip.tasks import EvaluationBatch
@@ -179,12 +186,18 @@ class NoveltySearch:
         if SURPRISE in ranker.criteria:
             self._fill_population_surprise()
         candidates = Agents.concat(self.population, offspring)
-        novelty_scores = self.novelty_of(candidates, candidates)
+        competition = None
+        if LOCAL_COMPETITION in ranker.criteria:
+            novelty_scores, competition = self.novelty_and_competition_of(candidates, candidates)
+        else:
+            novelty_scores = self.novelty_of(candidates, candidates)
         surprise_scores = np.concatenate([self.population_surprise, offspring_surprise])
         self.novelty_archive.add_generation(
             offspring, novelty_scores[len(self.population) :], self.rng
         )
-        scores = {NOVELTY: novelty_scores, SURPRISE: surprise_scores}
+        scores = {NOVELTY: novelty_scores, SURPRISE: surprise_scores, REWARD: candidates.rewards}
+        if competition is not None:
+            scores[LOCAL_COMPETITION] = competition
         survivors = ranker.select(scores, self.config.population_size)
         self.last_offspring = offspring
         self.last_generation_genomes = candidates.genomes
@@ -245,13 +258,26 @@ class NoveltySearch:
             self._reference_key = key
         return self._reference
 
+    def _reference_set(self, current: Agents, with_rewards: bool = False) -> ReferenceSet:
+        """``current`` (population ∪ offspring) ∪ both archives, as one reference set."""
+        parts = (current, self.novelty_archive.agents, self.reward_archive.agents)
+        return ReferenceSet(
+            np.concatenate([p.descriptors for p in parts]),
+            np.concatenate([p.indices for p in parts]),
+            np.concatenate([p.rewards for p in parts]) if with_rewards else None,
+        )
+
     def novelty_of(self, queries: Agents, current: Agents) -> np.ndarray:
         """Novelty against ``current`` (population ∪ offspring) ∪ both archives."""
-        archive = self.novelty_archive.agents
-        rewarded = self.reward_archive.agents
-        reference = np.concatenate([current.descriptors, archive.descriptors, rewarded.descriptors])
-        ids = np.concatenate([current.indices, archive.indices, rewarded.indices])
-        return novelty(queries.descriptors, queries.indices, reference, ids, k=self.config.k)
+        return self._reference_set(current).novelty(
+            queries.descriptors, queries.indices, self.config.k
+        )
+
+    def novelty_and_competition_of(self, queries: Agents, current: Agents):
+        """Novelty and local competition (NSLC) over the same neighbours as :meth:`novelty_of`."""
+        return self._reference_set(current, with_rewards=True).novelty_and_competition(
+            queries.descriptors, queries.indices, queries.rewards, self.config.k
+        )
 
     # --- state -------------------------------------------------------------------
     def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:

@@ -2,16 +2,25 @@
 
 A ranker says which scores it needs (``criteria``) and picks the ``mu``
 survivors of population ∪ offspring from them. The scores it can ask for are
-``novelty`` (every space) and ``surprise`` (spaces that measure it, i.e. the
-autoencoder's reconstruction error), so a ranker asking for surprise on a space
-without one is refused when the algorithm is built, with a one-line error.
+``novelty`` (every space), ``reward``, ``local_competition`` (how many of the k
+nearest neighbours of the novelty have a strictly lower reward) and ``surprise``
+(spaces that measure it, i.e. the autoencoder's reconstruction error), so a ranker
+asking for surprise on a space without one is refused when the algorithm is built,
+with a one-line error. Novelty search computes only the scores its ranker asks for.
 
-| name                  | what                                                      |
-|-----------------------|-----------------------------------------------------------|
-| `novelty`             | top mu by novelty (NS, SERENE)                            |
-| `surprise`            | top mu by surprise (TAXO-S)                               |
-| `novelty-or-surprise` | a fair coin per generation between the two (TAXONS, STAX) |
-| `pareto`              | NSGA-II on (novelty, surprise) (TAXONS-P, STAX-P)         |
+| name                        | what                                                      |
+|-----------------------------|-----------------------------------------------------------|
+| `novelty`                   | top mu by novelty (NS, SERENE)                            |
+| `surprise`                  | top mu by surprise (TAXO-S)                               |
+| `novelty-or-surprise`       | a fair coin per generation between the two (TAXONS, STAX) |
+| `pareto`                    | NSGA-II on (novelty, surprise) (TAXONS-P, STAX-P)         |
+| `novelty-reward`            | NSGA-II on (novelty, reward) (NSGA-II)                    |
+| `novelty-local-competition` | NSGA-II on (novelty, local competition) (NSLC)            |
+
+Ties at zero, for the two last: when every agent scores 0 the second objective is
+constant, no agent dominates another by it, and NSGA-II ranks by novelty alone
+(fronts of equal novelty are cut by crowding distance, then by row order): both
+are novelty search until a reward is found.
 """
 
 from __future__ import annotations
@@ -24,7 +33,15 @@ from serendip.errors import ConfigError
 from serendip.pareto import nsga2_select
 
 NOVELTY, SURPRISE = "novelty", "surprise"
-RANKERS = ("novelty", "surprise", "novelty-or-surprise", "pareto")
+REWARD, LOCAL_COMPETITION = "reward", "local_competition"
+RANKERS = (
+    "novelty",
+    "surprise",
+    "novelty-or-surprise",
+    "pareto",
+    "novelty-reward",
+    "novelty-local-competition",
+)
 
 
 class Ranker(Protocol):
@@ -106,6 +123,8 @@ def make_ranker(name: str, *, measures_surprise: bool, field: str = "novelty_sea
         "surprise": lambda: TopRanker(SURPRISE),
         "novelty-or-surprise": lambda: CoinRanker(TopRanker(NOVELTY), TopRanker(SURPRISE)),
         "pareto": lambda: ParetoRanker(NOVELTY, SURPRISE),
+        "novelty-reward": lambda: ParetoRanker(NOVELTY, REWARD),
+        "novelty-local-competition": lambda: ParetoRanker(NOVELTY, LOCAL_COMPETITION),
     }
     if name not in rankers:
         raise ConfigError(field, f"must be one of {', '.join(RANKERS)}; got {name!r}")
