@@ -200,6 +200,21 @@ def own_seconds() -> float:
     return times.user + times.system
 
 
+def print_shared_load(started: float, busy: float | None, own: float) -> None:
+    """How many cores other processes used since ``started`` (``busy``/``own`` read then)."""
+    busy_after = busy_seconds()
+    if busy is None or busy_after is None:
+        return
+    wall = time.perf_counter() - started
+    others = max(0.0, (busy_after - busy) - (own_seconds() - own)) / wall
+    print(f"other processes used {others:.2f} cores on average during the measurement")
+    if others > 0.1:
+        print(
+            "note: other processes shared the cores; the wall-time figures are inflated"
+            " and noisy, the min and the CPU-time figures less so"
+        )
+
+
 def ms(seconds: float, iterations: int) -> float:
     return 1e3 * seconds / iterations
 
@@ -306,16 +321,7 @@ def main() -> None:
         f"\nload average before: {' '.join(f'{x:.2f}' for x in before)}, after: "
         f"{' '.join(f'{x:.2f}' for x in after)} (1, 5, 15 min; {cores} cores; this process adds ~1)"
     )
-    busy_after = busy_seconds()
-    if busy is not None and busy_after is not None:
-        wall = time.perf_counter() - started
-        others = max(0.0, (busy_after - busy) - (own_seconds() - own)) / wall
-        print(f"other processes used {others:.2f} cores on average during the measurement")
-        if others > 0.1:
-            print(
-                "note: other processes shared the cores; the wall-time figures are inflated"
-                " and noisy, the min and the CPU-time figures less so"
-            )
+    print_shared_load(started, busy, own)
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ from serendip.metrics import grid_cells
 from serendip.policies import GENOME_HIGH, GENOME_LOW, random_genomes
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_ask_tell import busy_seconds, own_seconds
+from bench_ask_tell import busy_seconds, own_seconds, print_shared_load
 
 SIGMA = 0.05
 K = 15
@@ -420,16 +420,7 @@ def main() -> None:
         f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
         f"(1, 5, 15 min; {cores} cores; this process adds ~1)"
     )
-    busy_after = busy_seconds()
-    if busy is not None and busy_after is not None:
-        wall = time.perf_counter() - started
-        others = max(0.0, (busy_after - busy) - (own_seconds() - own)) / wall
-        print(f"other processes used {others:.2f} cores on average during the measurement")
-        if others > 0.1:
-            print(
-                "note: other processes shared the cores: wall figures are inflated and noisy,"
-                " the CPU figures less so"
-            )
+    print_shared_load(started, busy, own)
 
 
 if __name__ == "__main__":

@@ -105,7 +105,6 @@ class CMAME(Algorithm):
         self.initial_genomes = initial_genomes
         self.emitters: list[RankedCMAESEmitter] = []
         self.started = 0  # emitters started so far, restarts included (their ids)
-        self.restarts = 0
 
     def _start_emitter(self) -> RankedCMAESEmitter:
         """A CMA-ES around an elite drawn uniformly from the grid."""
@@ -156,7 +155,11 @@ class CMAME(Algorithm):
             emitter.tell(agents.genomes[rows], -ranks.astype(np.float64))
             if not info.added[rows].any() or emitter.termination():
                 self.emitters[slot] = self._start_emitter()
-                self.restarts += 1
+
+    @property
+    def restarts(self) -> int:
+        """Emitters replaced so far: every one started beyond the slots it fills."""
+        return self.started - len(self.emitters)
 
     def archives(self) -> dict[str, Agents]:
         return {"elites": self.grid.agents}
@@ -185,7 +188,6 @@ class CMAME(Algorithm):
             "grid": grid_data,
             "emitters": emitters,
             "started": self.started,
-            "restarts": self.restarts,
         }
         return arrays, data
 
@@ -197,7 +199,6 @@ class CMAME(Algorithm):
         ]
         self.rng = restore_rng(data["rng"])
         self.started = int(data["started"])
-        self.restarts = int(data["restarts"])
 
 
 def cma_me(context: BuildContext) -> CMAME:

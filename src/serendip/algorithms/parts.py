@@ -8,6 +8,7 @@ each emitter draws from ``(seed, emitter id)``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,9 +103,7 @@ def grid_shape(context: BuildContext, grid: int | tuple[int, ...] | None, field:
             f"must be one integer or {dims} (one per axis of the task's descriptor), "
             f"got {list(grid)}",
         )
-    cells = 1
-    for size in shape:
-        cells *= size
+    cells = math.prod(shape)
     if cells > MAX_GRID_CELLS:
         raise ConfigError(field, f"must have at most {MAX_GRID_CELLS:,} cells, got {cells:,}")
     return shape
