@@ -407,3 +407,106 @@ def test_unknown_inference_path_is_refused() -> None:
         small_config(inference="fast")
     with pytest.raises(ConfigError, match=r"learned_space\.inference: must be one of"):
         RunConfig.from_dict({"algorithm": "stax", "learned_space": {"inference": "fast"}})
+
+
+# --- the eager path's layout and threads ----------------------------------------------
+
+
+def test_the_decoder_runs_channels_last_and_computes_what_unflatten_does(
+    frames: np.ndarray,
+) -> None:
+    """The decoder's layout change alters no bit of the outputs nor the state-dict keys."""
+    from serendip.behavior.learned import _BOTTLENECK, UnflattenChannelsLast
+
+    model = Autoencoder(10).to(memory_format=torch.channels_last)
+    assert isinstance(model.decoder[2], UnflattenChannelsLast)
+    reference = copy.deepcopy(model)
+    reference.decoder[2] = nn.Unflatten(1, _BOTTLENECK)
+    assert model.state_dict().keys() == reference.state_dict().keys()
+    images = frames_to_tensor(frames[:20].reshape(-1, 64, 64, 3))
+    with torch.inference_mode():
+        latents = model.encode(images)
+        unflattened = model.decoder[2](model.decoder[1](model.decoder[0](latents)))
+        assert unflattened.is_contiguous(memory_format=torch.channels_last)
+        assert torch.equal(model(images), reference(images))
+    # Training's gradients are the same too (so are the regression digests).
+    for net in (model, reference):
+        nn.functional.mse_loss(net(images), images).backward()
+    for (name, a), b in zip(model.named_parameters(), reference.parameters(), strict=True):
+        assert torch.equal(a.grad, b.grad), name
+
+
+def test_a_kind_of_call_whose_bits_depend_on_threads_keeps_the_configured_count(
+    frames: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a machine whose kernels are not thread-invariant, runs stay deterministic."""
+    space = LearnedSpace(n_frames=2, config=small_config(threads=2), seed=0)
+    reference = space.encode(frames[:6])
+    chunk = LearnedSpace._chunk
+
+    def thread_dependent(self, images, surprise, compiled):  # type: ignore[no-untyped-def]
+        z, error = chunk(self, images, surprise, compiled)
+        return (z + 1e-3 if torch.get_num_threads() == 1 else z), error
+
+    monkeypatch.setattr(LearnedSpace, "_chunk", thread_dependent)
+    fresh = LearnedSpace(n_frames=2, config=small_config(threads=2), seed=0)
+    for _ in range(30):
+        assert np.array_equal(fresh.encode(frames[:6]), reference)
+    chooser = fresh._inference_threads
+    assert chooser is not None and chooser.choose((12, False)) == 2
+
+
+def test_inference_gives_the_same_bits_on_one_thread_or_two(
+    frames: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Why the thread count of an inference call may follow its timings."""
+    from serendip.behavior.threads import InferenceThreads
+
+    space = LearnedSpace(n_frames=2, config=small_config(threads=2), seed=0)
+    for n in (1, 2, 6, 33, 70):  # 2 to 140 frames: one chunk, a full one and a remainder
+        batch = np.concatenate([frames, frames])[:n]
+        results = {}
+        for threads in (1, 2):
+            monkeypatch.setattr(InferenceThreads, "choose", lambda self, kind, t=threads: t)
+            monkeypatch.setattr(InferenceThreads, "unchecked", lambda self, kind: False)
+            results[threads] = (space.encode(batch), *space.encode_with_surprise(batch))
+            assert torch.get_num_threads() == 2  # the space's own count, restored
+        for a, b in zip(results[1], results[2], strict=True):
+            assert np.array_equal(a, b), n
+
+
+def test_inference_threads_keep_the_faster_count_and_try_the_other_now_and_then() -> None:
+    from serendip.behavior.threads import InferenceThreads
+
+    chooser = InferenceThreads(2, window=3, warmup=2, explore_every=5)
+    assert chooser.unchecked("emitter") and chooser.choose("emitter") == 2
+    chooser.checked("emitter", True)
+    assert not chooser.unchecked("emitter")
+    cost = {2: 0.010, 1: 0.002}  # two threads stalled by a busy machine
+    picks = []
+    for _ in range(40):
+        threads = chooser.choose("emitter")
+        picks.append(threads)
+        chooser.record("emitter", threads, cost[threads])
+    assert picks[:4] == [2, 2, 1, 1]  # each count tried `warmup` times, all threads first
+    later = picks[4:]
+    assert later.count(2) == len(later) // 5  # every fifth call tries two threads again
+    assert all(p == 1 for i, p in enumerate(later, start=1) if i % 5)
+    # The machine frees up: two threads become faster and take over within a window.
+    cost = {2: 0.001, 1: 0.002}
+    for _ in range(40):
+        threads = chooser.choose("emitter")
+        chooser.record("emitter", threads, cost[threads])
+    assert [chooser.choose("emitter") for _ in range(3)].count(2) >= 2
+    # Kinds of call are checked and timed apart; one whose bits differ keeps 2 threads.
+    chooser.checked("decoder", False)
+    for _ in range(10):
+        assert chooser.choose("decoder") == 2
+        chooser.record("decoder", 2, 1.0)
+    assert chooser.choose("exploration") == 2
+    # With one thread there is nothing to choose or check.
+    assert InferenceThreads(1).choose("any") == 1 and not InferenceThreads(1).unchecked("any")
+    fixed = InferenceThreads(2, adaptive=False)
+    assert fixed.counts == (2,) and fixed.choose("any") == 2 and not fixed.unchecked("any")
+    with pytest.raises(ValueError, match="most must be >= 1"):
+        InferenceThreads(0)

@@ -43,6 +43,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from serendip.behavior.threads import InferenceThreads
 from serendip.behavior.training import (
     INFERENCE_PATHS,
     AutoencoderConfig,
@@ -71,6 +72,24 @@ _BOTTLENECK = (16, 4, 4)  # channels, height, width after the fourth convolution
 
 
 # --- the network ----------------------------------------------------------------------
+
+
+class UnflattenChannelsLast(nn.Module):
+    """``nn.Unflatten(1, shape)`` whose output is in the ``channels_last`` memory format.
+
+    Why: ``nn.Unflatten`` gives a contiguous NCHW tensor, so the decoder's transposed
+    convolutions ran in NCHW, about 1.5x slower on a 2-core CPU than in channels_last
+    (``benchmarks/bench_inference.py``); the values are the same bit for bit. It has
+    no parameters, so the network's state-dict keys are the paper module's.
+    """
+
+    def __init__(self, shape: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, flat: torch.Tensor) -> torch.Tensor:
+        images = flat.reshape(flat.shape[0], *self.shape)
+        return images.contiguous(memory_format=torch.channels_last)
 
 
 class Autoencoder(nn.Module):
@@ -107,7 +126,7 @@ class Autoencoder(nn.Module):
         self.decoder = nn.Sequential(
             nn.Linear(latent_size, flat),
             nn.SELU(),
-            nn.Unflatten(1, _BOTTLENECK),
+            UnflattenChannelsLast(_BOTTLENECK),
             nn.ConvTranspose2d(16, 32, kernel_size=4, stride=2, padding=1),
             nn.SELU(),
             nn.ConvTranspose2d(32, 64, kernel_size=4, stride=2, padding=1),
@@ -270,6 +289,7 @@ class LearnedSpace:
         self.reports: list[TrainingReport] = []
         self._saved = 0  # trainings whose weights and report are in the run directory
         self._compiled_inference: CompiledInference | None = None
+        self._inference_threads: InferenceThreads | None = None
         self._initialise(training=0)
 
     @property
@@ -354,22 +374,66 @@ class LearnedSpace:
         latents = np.empty((flat.shape[0], self.config.latent_size), dtype=np.float64)
         errors = np.empty(flat.shape[0], dtype=np.float64) if surprise else None
         compiled = self._compiled()
-        with torch.inference_mode():
-            for start in range(0, flat.shape[0], CHUNK):
-                images = frames_to_tensor(flat[start : start + CHUNK])
-                if compiled is not None:
-                    z, error = compiled(images, surprise=surprise)
-                else:
-                    z = self.autoencoder.encode(images)
-                    error = (
-                        (self.autoencoder.decode(z) - images).square().mean(dim=(1, 2, 3))
-                        if surprise
-                        else None
-                    )
-                latents[start : start + CHUNK] = z.numpy()
-                if errors is not None and error is not None:
-                    errors[start : start + CHUNK] = error.numpy()
+        threads = torch.get_num_threads()
+        chooser = self._inference_threads
+        if chooser is None or chooser.counts[0] != threads:
+            # The compiled path's kernels are built for one thread count: it keeps it.
+            chooser = self._inference_threads = InferenceThreads(threads, adaptive=compiled is None)
+        try:
+            with torch.inference_mode():
+                for start in range(0, flat.shape[0], CHUNK):
+                    images = frames_to_tensor(flat[start : start + CHUNK])
+                    kind = (images.shape[0], surprise)
+                    if chooser.unchecked(kind):
+                        z, error = self._chunk_checking_threads(images, surprise, kind)
+                    else:
+                        wanted = chooser.choose(kind)
+                        if torch.get_num_threads() != wanted:
+                            torch.set_num_threads(wanted)
+                        began = time.perf_counter()
+                        z, error = self._chunk(images, surprise, compiled)
+                        chooser.record(kind, wanted, time.perf_counter() - began)
+                    latents[start : start + CHUNK] = z.numpy()
+                    if errors is not None and error is not None:
+                        errors[start : start + CHUNK] = error.numpy()
+        finally:
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
         return latents, errors
+
+    def _chunk(
+        self, images: torch.Tensor, surprise: bool, compiled: CompiledInference | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Latents (and per-frame errors if ``surprise``) of at most ``CHUNK`` images."""
+        if compiled is not None:
+            return compiled(images, surprise=surprise)
+        z = self.autoencoder.encode(images)
+        if not surprise:
+            return z, None
+        return z, (self.autoencoder.decode(z) - images).square().mean(dim=(1, 2, 3))
+
+    def _chunk_checking_threads(
+        self, images: torch.Tensor, surprise: bool, kind: tuple[int, bool]
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A chunk on every thread count the chooser may pick, compared bit for bit.
+
+        The first call of each kind: if this machine's kernels give different bits
+        on different thread counts, that kind keeps the space's count for good.
+        """
+        chooser = self._inference_threads
+        assert chooser is not None
+        results = []
+        for count in chooser.counts:
+            torch.set_num_threads(count)
+            results.append(self._chunk(images, surprise, None))
+        z, error = results[0]
+        same = all(
+            torch.equal(z, other_z) and (error is None or torch.equal(error, other_error))
+            for other_z, other_error in results[1:]
+        )
+        chooser.checked(kind, same)
+        torch.set_num_threads(chooser.counts[0])
+        return z, error
 
     def _compiled(self) -> CompiledInference | None:
         """The compiled inference path of the current network, built on first use."""
