@@ -158,7 +158,8 @@ def test_cli_config_file_and_listings(tmp_path, capsys):
     assert resolved["random_search"]["batch_size"] == 100
     capsys.readouterr()
     assert main(["tasks"]) == 0
-    tasks = capsys.readouterr().out.strip().splitlines()
+    listing = capsys.readouterr().out.strip()
+    tasks = listing.split("\n\n")[0].splitlines()  # one line per task, then the notes
     assert [line.split()[0] for line in tasks] == [
         "arm",
         "arm-distractors",

@@ -118,18 +118,24 @@ def test_an_environment_that_never_ends_is_cut_at_the_horizon():
 
 
 def test_bad_gym_input_is_refused_clearly(capsys, tmp_path):
-    with pytest.raises(serendip.ConfigError, match="reward_threshold"):
-        serendip.RunConfig.from_dict({"task": "gym:CartPole-v1", "algorithm": "ns"})
+    # Pendulum signals no success and registers no threshold: the rule must be chosen.
+    pendulum = serendip.RunConfig.from_dict(
+        {"task": "gym:Pendulum-v1", "algorithm": "ns", "out": str(tmp_path / "p")}
+    )
+    rules = "return-threshold, positive-reward, info-success"
+    with pytest.raises(serendip.ConfigError, match=f"^reward: .*{rules}"):
+        serendip.run(pendulum, progress=False)
+    assert not (tmp_path / "p").exists()
     unknown = serendip.RunConfig.from_dict(
         {"task": "gym:NoSuchEnv-v0", "reward_threshold": 1, "out": str(tmp_path / "y")}
     )
     with pytest.raises(serendip.ConfigError, match="unknown Gymnasium environment"):
         serendip.run(unknown, progress=False)
     assert not (tmp_path / "y").exists()
-    with pytest.raises(serendip.ConfigError, match="must be > 0"):
-        serendip.RunConfig.from_dict({"task": "gym:CartPole-v1", "reward_threshold": -1})
-    with pytest.raises(TaskError, match="positive"):
-        GymTask(lambda render_mode=None: Exploding("none"), reward_threshold=0)
+    with pytest.raises(serendip.ConfigError, match="reward_threshold: must be a finite number"):
+        serendip.RunConfig.from_dict({"task": "gym:CartPole-v1", "reward_threshold": "x"})
+    with pytest.raises(serendip.ConfigError, match="reward_threshold"):
+        GymTask(lambda render_mode=None: Exploding("none"), reward_threshold=float("nan"))
     code = main(
         [
             "run",

@@ -686,6 +686,11 @@ TOP_LEVEL_CASES = [
     ("tensorboard", ["yes", 1, None]),
     ("plugins", ["a string", [3], ["no_such_module_xyz"], ["bad name"], {}]),
     ("reward_threshold", [1.0, "x"]),
+    ("task_options", ["x", [1], {"no_such_option": 1}, {"horizon": 0}, {"horizon": "x" * 5000}]),
+    ("reward", ["info-success", "no-such-rule", 3]),
+    ("episode_seeds", ["sometimes", 3, [], True]),
+    ("descriptor", ["x", [0], {}]),
+    ("descriptor_bounds", [[[0], [1]], "x"]),
     ("novelty_search", ["x", 3, [1]]),
     ("no_such_field", [1]),
 ]

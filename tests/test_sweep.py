@@ -117,7 +117,16 @@ def test_an_interrupted_run_is_resumed_and_a_failing_run_stops_nothing(tmp_path)
         ({"config": {"novelty_search": {"k": 0}}}, "config.novelty_search.k", ">= 1"),
         ({"config": {"seed": 3}}, "config.seed", "seeds"),
         ({"config": {"backend": "ray"}}, "config.backend", "in process"),
-        ({"tasks": ["gym:CartPole-v1"]}, "tasks.gym:CartPole-v1.reward_threshold", "needs one"),
+        (
+            {"tasks": [{"gym:CartPole-v1": {"reward": "best"}}]},
+            "tasks.gym:CartPole-v1.reward",
+            "return-threshold, positive-reward, info-success",
+        ),
+        (
+            {"tasks": [{"point": {"task_options": {"speed": 2}}}]},
+            "tasks.point.task_options.speed",
+            "accepted: horizon, reward_areas",
+        ),
     ],
 )
 def test_invalid_sweep_files_exit_2_naming_the_field(tmp_path, capsys, fields, field, accepted):

@@ -9,17 +9,27 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
+import yaml
 from rich.console import Console
 from rich.table import Table
 
 from serendip.algorithms import ALGORITHMS
 from serendip.errors import RunError, one_line
 from serendip.experiment.checkpoint import CheckpointError
-from serendip.experiment.config import ConfigError, RunConfig
+from serendip.experiment.config import ConfigError, RunConfig, read_yaml
 from serendip.experiment.runner import RunInterrupted, resume, run
-from serendip.tasks import GYM_SUMMARY, TASKS, TaskError, task_names, task_spec
+from serendip.tasks import (
+    GYM_SUMMARY,
+    REWARD_RULES,
+    TASKS,
+    TaskError,
+    task_names,
+    task_option_names,
+    task_spec,
+)
 
 EXIT_USAGE = 2
 EXIT_TASK = 1  # the task failed while running (e.g. a Gymnasium environment raised)
@@ -52,9 +62,35 @@ def _parser() -> argparse.ArgumentParser:
         "workers: evaluation.workers in the config; same results on every backend",
     )
     run_parser.add_argument(
+        "--task-option",
+        dest="task_options",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a task option (repeatable; VALUE is read as YAML: 3, true, [1, 2]): a built-in "
+        "task's horizon or reward_areas, a gym task's gymnasium.make keyword arguments; "
+        "added to the config file's task_options",
+    )
+    run_parser.add_argument(
+        "--reward",
+        help=f"gym tasks: when an episode succeeds: {', '.join(REWARD_RULES)} "
+        "(default: detected from the environment)",
+    )
+    run_parser.add_argument(
         "--reward-threshold",
         dest="reward_threshold",
-        help="episode return that counts as a reward (gym:<id> tasks)",
+        help="gym tasks: the episode return that counts as success, any sign "
+        "(reward return-threshold)",
+    )
+    run_parser.add_argument(
+        "--episode-seeds",
+        dest="episode_seeds",
+        help="fixed (every episode reset with the run's seed; default for gym tasks) or "
+        "per-evaluation (one seed per evaluation; default for the built-in tasks)",
+    )
+    run_parser.add_argument(
+        "--descriptor",
+        help="gym tasks: the ground truth for coverage: an observation key (achieved_goal) "
+        "or comma-separated keys or flat observation indices (0,2)",
     )
     run_parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
@@ -123,10 +159,21 @@ def _command_run(args: argparse.Namespace) -> int:
             "out",
             "frames",
             "backend",
+            "reward",
             "reward_threshold",
+            "episode_seeds",
         )
         if (value := getattr(args, key)) is not None
     }
+    if args.descriptor is not None:
+        flags["descriptor"] = _descriptor_flag(args.descriptor)
+    if args.task_options:
+        base = {}
+        if args.config:
+            values = read_yaml(Path(args.config), "config")
+            if isinstance(values, dict) and isinstance(values.get("task_options"), dict):
+                base = values["task_options"]
+        flags["task_options"] = {**base, **_task_option_flags(args.task_options)}
     config = (
         RunConfig.from_yaml(args.config, overrides=flags)
         if args.config
@@ -136,6 +183,60 @@ def _command_run(args: argparse.Namespace) -> int:
     result = run(config, progress=not args.quiet, console=console)
     if not args.quiet:
         _print_summary(Console(), result.path, result.summary)
+    return 0
+
+
+def _task_option_flags(items: list[str]) -> dict[str, Any]:
+    """``--task-option KEY=VALUE`` flags as a mapping; each VALUE read as YAML."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("task_options", f"--task-option takes KEY=VALUE, got {item!r}")
+        try:
+            options[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(
+                f"task_options.{key.strip()}", f"{text!r} is not a YAML value"
+            ) from None
+    return options
+
+
+def _descriptor_flag(text: str) -> str | list[str] | list[int]:
+    """``--descriptor achieved_goal``, ``--descriptor x,y`` or ``--descriptor 0,2``."""
+    items = [item.strip() for item in text.split(",")]
+    if all(item.isdigit() for item in items):
+        return [int(item) for item in items]
+    return items[0] if len(items) == 1 else items
+
+
+TASK_NOTES = f"""
+task options: task_options: {{KEY: VALUE}} in the config, or --task-option KEY=VALUE
+  built-in tasks: horizon (steps per episode), reward_areas ([{{center: [x, y], radius: r}}, ...])
+  gym tasks: gymnasium.make's keyword arguments (max_episode_steps, continuing_task, maze maps, ...)
+gym ids: gym:<id> (Gymnasium's registry), gym:<module>:<id> imports <module> first
+  (gym:gymnasium_robotics:PointMaze_UMaze-v3); needs pip install -e ".[gym]"
+gym reward (reward:, --reward): {", ".join(REWARD_RULES)}
+  return-threshold: the return reaches reward_threshold (any sign); positive-reward: the
+  environment ever gave a positive reward; info-success: info["is_success"] or info["success"]
+  at the end; default: detected (success in info, a sparse reward_type, a registered threshold)
+gym descriptor (descriptor:, --descriptor): observation keys (achieved_goal) or flat indices
+  ([0, 2]); default: achieved_goal when the observation has it, else the whole observation
+episode_seeds: fixed (every episode reset with the run's seed; gym tasks' default) or
+  per-evaluation (seed * 2**32 + evaluation index; the built-in tasks' default)"""
+
+
+def _command_tasks() -> int:
+    for name in TASKS:
+        spec = task_spec(name)
+        options = task_option_names(name)
+        accepted = "any" if options is None else ", ".join(options) or "none"
+        print(
+            f"{name:<16} {spec.summary} (genome {spec.genome_size}, horizon {spec.horizon}; "
+            f"options: {accepted})"
+        )
+    print(f"{'gym:<id>':<16} {GYM_SUMMARY}")
+    print(TASK_NOTES)
     return 0
 
 
@@ -214,13 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "tasks":
-            for name in TASKS:
-                spec = task_spec(name)
-                print(
-                    f"{name:<16} {spec.summary} (genome {spec.genome_size}, horizon {spec.horizon})"
-                )
-            print(f"{'gym:<id>':<16} {GYM_SUMMARY}")
-            return 0
+            return _command_tasks()
         if args.command == "algorithms":
             for entry in ALGORITHMS.entries():
                 print(f"{entry.name:<16} {entry.summary}")

@@ -155,17 +155,16 @@ def best_policies(run: RunData, n_frames: int = 8) -> BestPolicies:
     if not chosen:
         return result
     try:
-        task = make_task(
-            run.config.task, n_frames=n_frames, reward_threshold=run.config.reward_threshold
-        )
-    except (KeyError, TaskError, ImportError) as error:
+        task = make_task(run.config.task, n_frames=n_frames, **run.config.task_arguments())
+    except (KeyError, TaskError, ImportError, ValueError) as error:
         result.notes.append(f"task {run.task!r} cannot be built here to replay policies: {error}")
         return result
     try:
         position = {int(i): k for k, i in enumerate(agents.indices)}
         indices = np.array([index for _, index, _ in chosen], dtype=np.int64)
         genomes = agents.genomes[[position[i] for i in indices]]
-        batch = task.evaluate(genomes, episode_seeds=episode_seeds(run.seed, indices))
+        seeds = episode_seeds(run.seed, indices, run.config.episode_seeds or "per-evaluation")
+        batch = task.evaluate(genomes, episode_seeds=seeds)
     finally:
         task.close()
     steps = frame_times(task.spec.horizon, n_frames)

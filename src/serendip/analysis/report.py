@@ -131,6 +131,7 @@ def summary_rows(run: RunData) -> list[tuple[str, str]]:
     rows = [
         ("status", status),
         ("evaluations", f"{s['evaluations']:,} of {run.config.budget:,}"),
+        *task_rows(run),
         ("coverage", f"{s['coverage']:.4f}"),
         ("uniformity", "n/a" if uniformity is None else f"{uniformity:.4f}"),
     ]
@@ -162,6 +163,29 @@ def summary_rows(run: RunData) -> list[tuple[str, str]]:
         )
     if run.trainings:
         rows.append(("autoencoder trainings", str(len(run.trainings))))
+    return rows
+
+
+def task_rows(run: RunData) -> list[tuple[str, str]]:
+    """How the task was set up: its options, its reward rule (gym) and its resets."""
+    config = run.config
+    rows = []
+    if config.task_options:
+        options = ", ".join(f"{k}={v!r}" for k, v in config.task_options.items())
+        rows.append(("task options", options))
+    rule = run.summary.get("reward_rule") or config.reward
+    if rule is None and config.reward_threshold is not None:
+        rule = "return-threshold"
+    if rule not in (None, "reward-areas"):
+        threshold = run.summary.get("reward_threshold", config.reward_threshold)
+        rows.append(
+            ("reward rule", rule + ("" if threshold is None else f" (return >= {threshold:g})"))
+        )
+    seeds = config.episode_seeds
+    if seeds == "fixed":
+        rows.append(("episode seeds", f"fixed: every episode reset with seed {run.seed}"))
+    elif seeds is not None:
+        rows.append(("episode seeds", "per-evaluation: seed * 2**32 + evaluation index"))
     return rows
 
 

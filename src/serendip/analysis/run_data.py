@@ -114,9 +114,10 @@ def _runs_below(directory: Path) -> list[Path]:
 
 
 @functools.lru_cache(maxsize=32)
-def _cached_spec(task: str, reward_threshold: float | None) -> TaskSpec | None:
+def _cached_spec(task: str, arguments: str) -> TaskSpec | None:
+    """``task_spec`` of a task and its config's ``task_arguments`` (as JSON: hashable)."""
     try:
-        return task_spec(task, reward_threshold=reward_threshold)
+        return task_spec(task, **json.loads(arguments))
     except (KeyError, TaskError, ImportError, ValueError):
         # A task this installation cannot build (an unregistered Gymnasium id, a
         # missing extra): analysis then works from the files alone.
@@ -154,7 +155,8 @@ class RunData:
     @cached_property
     def spec(self) -> TaskSpec | None:
         """The task's static description, or None when this installation cannot build it."""
-        return _cached_spec(self.config.task, self.config.reward_threshold)
+        arguments = json.dumps(self.config.task_arguments(), sort_keys=True)
+        return _cached_spec(self.config.task, arguments)
 
     @property
     def finished(self) -> bool:

@@ -36,7 +36,7 @@ from serendip.exploitation import ExploitationConfig
 from serendip.exploration.novelty_search import NoveltySearchConfig
 from serendip.exploration.rankers import RANKERS
 from serendip.schedulers import SCHEDULERS
-from serendip.tasks import is_gym, task_names
+from serendip.tasks import REWARD_RULES, check_task_options, is_gym, task_names
 
 BACKENDS = ("inprocess", "processes", "ray")
 DEFAULT_LEARNED_FRAMES = 2
@@ -44,6 +44,11 @@ MAX_SEED = 2**31 - 1
 """The largest run seed: episode seeds are ``seed * 2**32 + evaluation index`` in int64."""
 MAX_BUDGET = 2**32 - 1
 """The largest budget: an evaluation index stays below 2**32 in its episode seed."""
+EPISODE_SEEDS = ("fixed", "per-evaluation")
+"""How episodes are reset: every one with the run's seed, or each with its own."""
+LEGACY_EPISODE_SEEDS = "per-evaluation"
+"""The rule of every run made before ``episode_seeds`` existed (its config lacks it)."""
+MAX_OPTION_DEPTH = 20
 
 
 def _integer(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
@@ -294,6 +299,86 @@ def import_plugins(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def default_episode_seeds(task: str) -> str:
+    """``fixed`` for gym tasks (the papers' resets), ``per-evaluation`` for the others."""
+    return "fixed" if is_gym(task) else "per-evaluation"
+
+
+def _task_options(value: Any) -> dict[str, Any]:
+    """A mapping of option names to plain data (what YAML holds: it is recorded as YAML)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError("task_options", f"must be a mapping {{option: value}}, got {value!r}")
+    for key, item in value.items():
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_]\w*", key):
+            raise ConfigError("task_options", f"option names must be identifiers, got {key!r}")
+        problem = _plain_data_problem(item, 0)
+        if problem:
+            raise ConfigError(f"task_options.{key}", problem)
+    return {key: value[key] for key in value}
+
+
+def _plain_data_problem(value: Any, depth: int) -> str | None:
+    """Why ``value`` is not YAML-safe data (None, bool, int, float, str, lists, mappings)."""
+    if depth > MAX_OPTION_DEPTH:
+        return f"is nested more than {MAX_OPTION_DEPTH} levels deep"
+    if value is None or isinstance(value, bool | int | str):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"must be a finite number, got {value!r}"
+    if isinstance(value, list | tuple):
+        for item in value:
+            problem = _plain_data_problem(item, depth + 1)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = None if isinstance(key, str | int) else f"has a key {key!r}"
+            problem = problem or _plain_data_problem(item, depth + 1)
+            if problem:
+                return problem
+        return None
+    return (
+        "must be plain data (a number, a string, true/false, null, or lists and mappings "
+        f"of those), got {type(value).__name__}"
+    )
+
+
+def _descriptor(value: Any) -> str | int | list[str] | list[int]:
+    what = (
+        "an observation key, a list of keys, or a list of flat observation indices (integers >= 0)"
+    )
+    items = value if isinstance(value, list | tuple) else [value]
+    if not items:
+        raise ConfigError("descriptor", f"must be {what}, got {value!r}")
+    if all(isinstance(item, str) and item for item in items):
+        keys = [str(item) for item in items]
+        return keys[0] if isinstance(value, str) else keys
+    if all(isinstance(item, int) and not isinstance(item, bool) and item >= 0 for item in items):
+        indices = [int(item) for item in items]
+        if len(set(indices)) != len(indices):
+            raise ConfigError("descriptor", f"names an index twice: {value!r}")
+        return indices[0] if isinstance(value, int) else indices
+    raise ConfigError("descriptor", f"must be {what}, got {value!r}")
+
+
+def _descriptor_bounds(value: Any) -> list[list[float]]:
+    what = "[[low, ...], [high, ...]]: two equal-length lists of numbers with high > low"
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ConfigError("descriptor_bounds", f"must be {what}, got {value!r}")
+    rows = []
+    for row in value:
+        if not isinstance(row, list | tuple) or not row:
+            raise ConfigError("descriptor_bounds", f"must be {what}, got {value!r}")
+        rows.append([_real("descriptor_bounds", v, what=what) for v in row])
+    low, high = rows
+    if len(low) != len(high) or any(h <= lo for lo, h in zip(low, high, strict=True)):
+        raise ConfigError("descriptor_bounds", f"must be {what}, got {value!r}")
+    return rows
+
+
 MAX_YAML_BYTES = 1_000_000
 """Largest config or sweep file read: a config is a few hundred bytes."""
 MAX_YAML_NODES = 100_000
@@ -368,7 +453,34 @@ class RunConfig:
             (:data:`DEFAULT_LEARNED_FRAMES` for learned spaces, 0 otherwise).
         backend: where batches are evaluated: ``inprocess``, ``processes`` (local
             worker processes) or ``ray`` (Ray actors); the results are the same.
-        reward_threshold: return that counts as reaching the reward (gym tasks).
+        task_options: the task's options, ``{name: value}``. A built-in task takes
+            ``horizon`` (steps per episode) and ``reward_areas`` (a list of
+            ``{center: [x, y], radius: r}`` in the task's world units, replacing its
+            areas); a user's task, its factory's keyword arguments; a gym task,
+            keyword arguments of ``gymnasium.make`` (the environment's own, such as
+            ``continuing_task`` or a maze map, and ``max_episode_steps``). Empty
+            (the default) keeps the task as specified, bit for bit.
+        reward: gym tasks: how an episode succeeds (``serendip.tasks.REWARD_RULES``):
+            ``return-threshold`` (its return reaches ``reward_threshold``),
+            ``positive-reward`` (the environment ever gave a positive reward) or
+            ``info-success`` (``info["is_success"]`` or ``info["success"]`` at the
+            end). ``null`` (the default): ``return-threshold`` when a
+            ``reward_threshold`` is given, else detected from the environment
+            (:mod:`serendip.tasks.gym`), else refused with the list of rules.
+        reward_threshold: gym tasks, ``return-threshold``: the return that counts as
+            success, of any sign (default: the one the id is registered with).
+        episode_seeds: how episodes are reset: ``fixed`` (every episode with the
+            run's seed, as the STAX papers do: a genome always meets the same start
+            and goal) or ``per-evaluation`` (episode ``i`` with
+            ``seed * 2**32 + i``). ``null`` (the default) is ``fixed`` for gym tasks
+            and ``per-evaluation`` for the others (only ``arm-distractors`` among the
+            built-ins has randomness at reset); the resolved rule is recorded.
+        descriptor: gym tasks: the ground-truth descriptor for coverage: observation
+            key(s) of a Dict space (``achieved_goal``, ``[x, y]``) or flat indices of
+            the flattened observation (``[0, 2]``); ``null``: ``achieved_goal`` when
+            the observation has it, else the whole observation.
+        descriptor_bounds: gym tasks: ``[[low, ...], [high, ...]]`` of the descriptor
+            (default: the observation space's bounds, unbounded ones +-10).
         metrics_every: evaluations between two points of the metric curves.
         checkpoint_every: evaluations between two checkpoints, taken at the first
             chunk boundary after that many evaluations (0: only at the end and on
@@ -397,7 +509,12 @@ class RunConfig:
     out: str | None = None
     frames: int | None = None
     backend: str = "inprocess"
+    task_options: dict[str, Any] = field(default_factory=dict)
+    reward: str | None = None
     reward_threshold: float | None = None
+    episode_seeds: str | None = None
+    descriptor: str | int | list[str] | list[int] | None = None
+    descriptor_bounds: list[list[float]] | None = None
     metrics_every: int = 1000
     checkpoint_every: int = 1000
     checkpoint_share: float = 0.02
@@ -440,23 +557,36 @@ class RunConfig:
                 raise ConfigError("task", f"must be a name, got {task!r}")
         elif not is_gym(task):
             task = _choice("task", task, task_names())
+        gym = is_gym(task) and not external_task
+        task_options = _task_options(merged["task_options"])
+        if not external_task:
+            try:
+                task_options = check_task_options(task, task_options)
+            except KeyError as error:  # a task registered under a factory that fails to load
+                raise ConfigError("task", str(error.args[0])) from None
+        reward = merged["reward"]
         reward_threshold = merged["reward_threshold"]
+        descriptor = merged["descriptor"]
+        descriptor_bounds = merged["descriptor_bounds"]
+        for name in ("reward", "reward_threshold", "descriptor", "descriptor_bounds"):
+            if merged[name] is not None and not gym:
+                raise ConfigError(name, f"only applies to gym:<id> tasks, not to task {task!r}")
+        if reward is not None:
+            reward = _choice("reward", reward, REWARD_RULES)
         if reward_threshold is not None:
-            if not is_gym(task):
+            if reward not in (None, "return-threshold"):
                 raise ConfigError(
-                    "reward_threshold", f"only applies to gym:<id> tasks, not to task {task!r}"
+                    "reward_threshold", f"only applies to reward: return-threshold, not {reward}"
                 )
-            reward_threshold = _real("reward_threshold", reward_threshold)
-            if reward_threshold <= 0:
-                raise ConfigError(
-                    "reward_threshold",
-                    f"must be > 0 (a reward counts when it is positive), got {reward_threshold}",
-                )
-        if is_gym(task) and reward_threshold is None:
-            raise ConfigError(
-                "reward_threshold",
-                f"task {task!r} needs one: the episode return that counts as the reward",
-            )
+            reward_threshold = _real("reward_threshold", reward_threshold, what="a finite number")
+        if descriptor is not None:
+            descriptor = _descriptor(descriptor)
+        if descriptor_bounds is not None:
+            descriptor_bounds = _descriptor_bounds(descriptor_bounds)
+        episode_seeds = merged["episode_seeds"]
+        if episode_seeds is None:
+            episode_seeds = default_episode_seeds(task)
+        episode_seeds = _choice("episode_seeds", episode_seeds, EPISODE_SEEDS)
         out = merged["out"]
         if out is not None and (not isinstance(out, str | Path) or not str(out).strip()):
             raise ConfigError("out", f"must be a directory path, got {out!r}")
@@ -473,7 +603,12 @@ class RunConfig:
             if merged["frames"] is None
             else _integer("frames", merged["frames"], low=0),
             backend=_backend(merged["backend"]),
+            task_options=task_options,
+            reward=reward,
             reward_threshold=reward_threshold,
+            episode_seeds=episode_seeds,
+            descriptor=descriptor,
+            descriptor_bounds=descriptor_bounds,
             metrics_every=_integer("metrics_every", merged["metrics_every"], low=1),
             checkpoint_every=_integer("checkpoint_every", merged["checkpoint_every"], low=0),
             checkpoint_share=_share_of_time(merged["checkpoint_share"]),
@@ -502,6 +637,30 @@ class RunConfig:
         if not isinstance(values, dict):
             raise ConfigError("config", f"{str(path)!r} must hold a mapping of fields")
         return cls.from_dict({**values, **(overrides or {})})
+
+    @classmethod
+    def from_run_dir(cls, run_dir: str | Path) -> RunConfig:
+        """The config of a run directory (its ``config.yaml``).
+
+        A run made before a field existed is read with the value that reproduces
+        it: ``episode_seeds`` absent means ``per-evaluation``.
+        """
+        path = Path(run_dir) / "config.yaml"
+        values = read_yaml(path, "config")
+        if not isinstance(values, dict):
+            raise ConfigError("config", f"{str(path)!r} must hold a mapping of fields")
+        values.setdefault("episode_seeds", LEGACY_EPISODE_SEEDS)
+        return cls.from_dict(values)
+
+    def task_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`~serendip.tasks.make_task` this config sets."""
+        return {
+            "options": dict(self.task_options),
+            "reward": self.reward,
+            "reward_threshold": self.reward_threshold,
+            "descriptor": self.descriptor,
+            "descriptor_bounds": self.descriptor_bounds,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         values = dataclasses.asdict(self)

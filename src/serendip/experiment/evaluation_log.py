@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,11 +107,15 @@ class EvaluationLogWriter:
         reward_areas: np.ndarray,
         ground_truth: np.ndarray,
         emitter_area: int = -1,
+        extras: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         """Add one batch's rows.
 
         ``emitter_area`` is the reward area of the ancestor of the emitter that asked
         for the batch (-1 for exploration): the budget-per-area metric reads it.
+        ``extras`` are the task's per-episode arrays (``EvaluationBatch.extras``, a
+        gym task's raw ``episode_return`` and ``episode_length``): one column each,
+        after the ground truth's, with the same names in every batch.
         """
         n = len(indices)
         # Copies: the rows must not change if the caller reuses its arrays.
@@ -119,6 +124,10 @@ class EvaluationLogWriter:
             "reward": np.array(rewards, dtype=np.float64),
             "reward_area": np.array(reward_areas, dtype=np.int64),
         }
+        for name, values in (extras or {}).items():
+            if name in columns or name in _NAMES or name.startswith("gt_"):
+                raise ValueError(f"an extra named {name!r} would replace a column of the log")
+            columns[name] = np.array(values).reshape(n)
         truth = np.array(ground_truth, dtype=np.float64)
         self._buffer.append(_Rows(n, process, int(generation), int(emitter_area), columns, truth))
         self._buffered += n
@@ -153,6 +162,11 @@ class EvaluationLogWriter:
             columns[name] = pa.array(values, kind)
         for j in range(truth.shape[1]):
             columns[f"gt_{j}"] = pa.array(truth[:, j], type=pa.float64())
+        extras = [name for name in rows[0].columns if name not in _NAMES]
+        if any(list(r.columns)[len(_BATCH_COLUMNS) :] != extras for r in rows):
+            raise ValueError("every batch of a log must have the same extras")
+        for name in extras:
+            columns[name] = pa.array(np.concatenate([r.columns[name] for r in rows]))
         return pa.table(columns)
 
     def flush(self) -> None:
@@ -205,6 +219,9 @@ _COLUMNS = (
     ("emitter_area", pa.int64()),
 )
 """The log's columns before the ground truth's ``gt_0, gt_1, ...``, in order."""
+_NAMES = {name for name, _ in _COLUMNS}
+_BATCH_COLUMNS = ("index", "reward", "reward_area")
+"""The columns :meth:`EvaluationLogWriter.append` takes per row, before the extras."""
 
 
 @dataclass(frozen=True)
@@ -215,7 +232,7 @@ class _Rows:
     process: str
     generation: int
     emitter_area: int
-    columns: dict[str, np.ndarray]  # index, reward, reward_area
+    columns: dict[str, np.ndarray]  # index, reward, reward_area, then the extras
     ground_truth: np.ndarray  # (n, D)
 
 

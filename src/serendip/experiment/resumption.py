@@ -43,7 +43,7 @@ from serendip.experiment.checkpoint import (
     checkpoint_number,
     load_checkpoint,
 )
-from serendip.experiment.config import RunConfig
+from serendip.experiment.config import LEGACY_EPISODE_SEEDS, RunConfig
 from serendip.experiment.evaluation_log import (
     LogError,
     log_parts,
@@ -66,6 +66,9 @@ FREE_FIELDS = (
     "evaluation.ray_address",
 )
 LOOP_KEYS = ("evaluations", "batches", "log_parts", "wall_seconds")
+ADDED_FIELDS = {"episode_seeds": LEGACY_EPISODE_SEEDS}
+"""Config fields newer than some checkpoints, with the value those runs were made with
+(the other added fields, unset, mean what the older versions did)."""
 
 
 @dataclass
@@ -229,7 +232,8 @@ def _config_changes(saved: dict[str, Any] | None, config: RunConfig, done: int) 
         )
     if saved is None:  # a checkpoint written before configs were kept in it
         return {}
-    before = _flatten(saved)
+    # A field added since the checkpoint was written: the value that reproduces it.
+    before = _flatten({**ADDED_FIELDS, **saved})
     now = _flatten(json.loads(json.dumps(config.to_dict())))
     changes: dict[str, list] = {}
     for name in sorted(set(before) | set(now)):

@@ -217,7 +217,7 @@ class Run:
 
     @cached_property
     def config(self) -> RunConfig:
-        return RunConfig.from_yaml(self.path / "config.yaml")
+        return RunConfig.from_run_dir(self.path)
 
     @cached_property
     def summary(self) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The run loop: ask the algorithm, evaluate the batch, tell, log; then write the results.
 
 Seeding: the algorithm derives one generator per process from the run's seed
-(see :mod:`serendip.algorithms.stax`), and every episode gets the integer
-``seed * 2**32 + evaluation index``, so a batch evaluates the same wherever and
-in whatever split it is evaluated.
+(see :mod:`serendip.algorithms.stax`). Every episode is reset with an integer
+seed that depends on the run's seed and the evaluation index only
+(:func:`episode_seeds`), so a batch evaluates the same wherever and in whatever
+split it is evaluated.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from serendip.algorithms import EXPLORE, Algorithm, make_algorithm
 from serendip.evaluation import Evaluator, make_evaluator
 from serendip.experiment.checkpoint import CHECKPOINT_DIR, CheckpointWriter
-from serendip.experiment.config import ConfigError, RunConfig
+from serendip.experiment.config import (
+    EPISODE_SEEDS,
+    ConfigError,
+    RunConfig,
+    default_episode_seeds,
+)
 from serendip.experiment.evaluation_log import LOG_NAME, EvaluationLogWriter, read_evaluations
 from serendip.experiment.resumption import DISCARDED, plan_resume
 from serendip.experiment.run_directory import (
@@ -45,11 +51,33 @@ from serendip.experiment.search import Search
 from serendip.experiment.storage import agents_table, write_json, write_table, write_text
 from serendip.experiment.tensorboard import Scalars
 from serendip.metrics import LiveMetrics, metric_curves, summary_metrics
-from serendip.tasks import Task, TaskError, TaskSpec, make_task
+from serendip.tasks import EpisodeSuccess, ReturnThreshold, Task, TaskError, TaskSpec, make_task
 
 
-def episode_seeds(seed: int, indices: np.ndarray) -> np.ndarray:
+def episode_seeds(seed: int, indices: np.ndarray, rule: str = "per-evaluation") -> np.ndarray:
+    """The reset seed of each evaluation (the config's ``episode_seeds`` rule).
+
+    ``per-evaluation``: ``seed * 2**32 + evaluation index``, one start per
+    evaluation; ``fixed``: the run's seed for every episode (the STAX papers), so
+    an environment that draws its start or goal at reset gives every genome the
+    same task.
+    """
+    indices = np.asarray(indices)
+    if rule == "fixed":
+        return np.full(indices.shape, seed, dtype=np.int64)
+    if rule != "per-evaluation":
+        raise ValueError(f"episode_seeds must be one of {', '.join(EPISODE_SEEDS)}; got {rule!r}")
     return np.int64(seed) * np.int64(2**32) + indices.astype(np.int64)
+
+
+def reward_rule(spec: TaskSpec) -> dict[str, Any]:
+    """How the task's episodes earn a reward, for the summary and the report."""
+    area = spec.reward_areas[0] if spec.reward_areas else None
+    if isinstance(area, ReturnThreshold):
+        return {"reward_rule": "return-threshold", "reward_threshold": area.threshold}
+    if isinstance(area, EpisodeSuccess):
+        return {"reward_rule": area.rule}
+    return {"reward_rule": "reward-areas"}
 
 
 @dataclass
@@ -66,9 +94,7 @@ def build(config: RunConfig, task: Task | None = None) -> tuple[TaskSpec, Task, 
     n_frames = config.resolved_frames
     if task is None:
         try:
-            task = make_task(
-                config.task, n_frames=n_frames, reward_threshold=config.reward_threshold
-            )
+            task = make_task(config.task, n_frames=n_frames, **config.task_arguments())
         except TaskError as error:  # e.g. an unknown Gymnasium id: the config's fault
             raise ConfigError("task", str(error)) from None
     else:
@@ -76,6 +102,7 @@ def build(config: RunConfig, task: Task | None = None) -> tuple[TaskSpec, Task, 
             raise ConfigError(
                 "task", f"the config names {config.task!r} but the given task is {task.spec.name!r}"
             )
+        _check_given_reward(config, task.spec)
         if task.n_frames != n_frames:
             raise ConfigError(
                 "frames",
@@ -92,6 +119,21 @@ def build(config: RunConfig, task: Task | None = None) -> tuple[TaskSpec, Task, 
         config.algorithm, spec=spec, config=config, n_frames=n_frames, seed=config.seed
     )
     return spec, task, algorithm
+
+
+def _check_given_reward(config: RunConfig, spec: TaskSpec) -> None:
+    """A task built by the caller scores as its config says (when the config says)."""
+    rule = reward_rule(spec)
+    used = rule["reward_rule"]
+    if config.reward is not None and config.reward != used:
+        raise ConfigError("reward", f"the config says {config.reward}; the given task uses {used}")
+    threshold = rule.get("reward_threshold")
+    if config.reward_threshold is not None and config.reward_threshold != threshold:
+        raise ConfigError(
+            "reward_threshold",
+            f"the config says {config.reward_threshold:g} but the given task's is "
+            + ("none" if threshold is None else f"{threshold:g}"),
+        )
 
 
 FRAME_BYTES = 64 * 64 * 3
@@ -238,7 +280,7 @@ def resume(
             raise ConfigError(
                 "run_dir", f"{str(run_dir)!r} has finished (summary.json exists); nothing to resume"
             )
-        config = RunConfig.from_yaml(run_dir / "config.yaml")
+        config = RunConfig.from_run_dir(run_dir)
         plan = plan_resume(run_dir, config)  # reads and checks; changes nothing
         spec, task, algorithm = build(config, task)
         evaluator = make_evaluator(config, task)
@@ -474,7 +516,8 @@ class _Loop:
         request = search.pending
         assert request is not None
         n = len(genomes)
-        seeds = episode_seeds(config.seed, np.arange(self.done, self.done + n, dtype=np.int64))
+        rule = config.episode_seeds or default_episode_seeds(config.task)
+        seeds = episode_seeds(config.seed, np.arange(self.done, self.done + n), rule)
         batch = evaluator.evaluate(request.genomes, episode_seeds=seeds)
         indices = search.tell_batch(batch)
         self.log.append(
@@ -485,6 +528,7 @@ class _Loop:
             reward_areas=batch.reward_areas,
             ground_truth=batch.descriptors,
             emitter_area=request.target_area,
+            extras=batch.extras,
         )
         _save_artifacts(self.run_dir, algorithm, self.scalars)
         if self.live_watched:
@@ -542,6 +586,8 @@ def write_results(
         "algorithm": config.algorithm,
         "seed": config.seed,
         "budget": config.budget,
+        "episode_seeds": config.episode_seeds,
+        **reward_rule(spec),
         **figures,
         **algorithm.summary(),
         "wall_seconds": round(wall_seconds, 3),

@@ -431,7 +431,7 @@ def classify(item: SweepRun) -> RunOutcome | None:
     if not (path / "config.yaml").is_file():
         return None
     try:
-        stored = RunConfig.from_yaml(path / "config.yaml")
+        stored = RunConfig.from_run_dir(path)
     except ConfigError as error:
         return RunOutcome(item, "failed", error=f"cannot read its config.yaml: {error}")
     different = _first_difference(stored, item.config)

@@ -79,7 +79,6 @@ checks are about a third of the physics (the ant alone on a floor runs about
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,7 +195,7 @@ def _leg_xml(name: str, direction: tuple[int, int], ankle: tuple[int, int], axis
       </body>"""
 
 
-def model_xml() -> str:
+def model_xml(reward_areas: tuple[Any, ...] = ANT_MAZE_SPEC.reward_areas) -> str:
     """The task's MJCF: floor, walls, reward-area markers, the ant and its start keyframe."""
     walls = []
     for i, (x0, y0, x1, y1) in enumerate(_wall_boxes()):
@@ -207,7 +206,7 @@ def model_xml() -> str:
     areas = [
         f'<site name="reward_{i}" type="cylinder" pos="{a.center[0]:g} {a.center[1]:g} 0.005" '
         f'size="{a.radius:g} 0.005" rgba="0.9 0.1 0.1 1"/>'
-        for i, a in enumerate(ANT_MAZE_SPEC.reward_areas)
+        for i, a in enumerate(reward_areas)
         if isinstance(a, RewardArea)
     ]
     legs = "".join(_leg_xml(*leg) for leg in _LEGS)
@@ -296,9 +295,11 @@ class AntMaze(Task):
 
     Args:
         n_frames: frames per episode ``S`` (0 skips rendering).
-        horizon: control steps per episode (the spec's 1000; shorter for tests).
         threads: threads MuJoCo steps the batch's simulations on (results do not
             depend on it); 0 uses every CPU.
+        options: the task options (:class:`~serendip.tasks.base.Task`): ``horizon``
+            (control steps per episode, the spec's 1000; shorter for tests) and
+            ``reward_areas`` (world units, the arena's [-30, 40]²).
     """
 
     spec = ANT_MAZE_SPEC
@@ -310,17 +311,13 @@ class AntMaze(Task):
     min_torso_radius_px = 1.5
     leg_half_width_px = 0.5
 
-    def __init__(self, *, n_frames: int = 0, horizon: int = HORIZON, threads: int = 1) -> None:
-        if int(horizon) != horizon or horizon < 1:
-            raise ValueError(f"horizon must be an integer >= 1, got {horizon!r}")
+    def __init__(self, *, n_frames: int = 0, threads: int = 1, **options: Any) -> None:
         if int(threads) != threads or threads < 0:
             raise ValueError(f"threads must be an integer >= 0, got {threads!r}")
-        if horizon != HORIZON:
-            self.spec = dataclasses.replace(ANT_MAZE_SPEC, horizon=int(horizon))
-        super().__init__(n_frames=n_frames)
+        super().__init__(n_frames=n_frames, **options)
         self._mujoco = _mujoco()
         self.threads = int(threads)
-        self.model = self._mujoco.MjModel.from_xml_string(model_xml())
+        self.model = self._mujoco.MjModel.from_xml_string(model_xml(self.spec.reward_areas))
         model = self.model
         self._torso = model.body("torso").id
         self._hips = np.array([model.body(f"hip_{leg[0]}").id for leg in _LEGS])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -256,8 +257,8 @@ class RedundantArm(Task):
     viewport = render.Viewport((0.0, 0.0), (1.0, 1.0))
     arm_width = 0.02
 
-    def __init__(self, *, n_frames: int = 0) -> None:
-        super().__init__(n_frames=n_frames)
+    def __init__(self, *, n_frames: int = 0, **options: Any) -> None:
+        super().__init__(n_frames=n_frames, **options)
         self._policy_shape = self.policy.shape
         self._background = self._draw_background()
 

@@ -11,15 +11,21 @@ the same way.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from serendip.errors import ConfigError
 from serendip.policies import MLPPolicy
 
 FRAME_SIZE = 64
+MAX_HORIZON = 10_000_000
+"""The longest horizon a task option may set (a typo's 10**12 is refused, not run)."""
+MAX_REWARD_AREAS = 64
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,17 @@ class ReturnThreshold:
     threshold: float
 
 
+@dataclass(frozen=True)
+class EpisodeSuccess:
+    """A reward "area" reached when the environment signals success (gym tasks).
+
+    ``rule`` is ``positive-reward`` (the environment gave a positive reward) or
+    ``info-success`` (``info["is_success"]`` or ``info["success"]`` at the end).
+    """
+
+    rule: str
+
+
 class TaskError(RuntimeError):
     """A task cannot be built or an episode cannot be run (bad environment, bad input)."""
 
@@ -52,7 +69,7 @@ class TaskSpec:
     horizon: int
     hidden_layers: int
     hidden_width: int
-    reward_areas: tuple[RewardArea | ReturnThreshold, ...]
+    reward_areas: tuple[RewardArea | ReturnThreshold | EpisodeSuccess, ...]
     descriptor_low: tuple[float, ...]
     descriptor_high: tuple[float, ...]
     descriptor_names: tuple[str, ...]
@@ -117,6 +134,63 @@ class EvaluationBatch:
         )
 
 
+def _number(value: Any) -> float | None:
+    """``value`` as a finite float, None when it is not a finite number (bools are not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _horizon_option(value: Any) -> int:
+    number = _number(value)
+    if number is None or not number.is_integer() or not 1 <= number <= MAX_HORIZON:
+        raise ConfigError(
+            "task_options.horizon", f"must be an integer in [1, {MAX_HORIZON:,}], got {value!r}"
+        )
+    return int(number)
+
+
+def _reward_areas_option(
+    value: Any, box: tuple[tuple[float, ...], tuple[float, ...]] | None
+) -> list[dict[str, Any]]:
+    """Reward areas as ``[{center: [x, y], radius: r}, ...]``; centres inside ``box``."""
+    name = "task_options.reward_areas"
+    shape = "a list of {center: [x, y], radius: r}"
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence) or not value:
+        raise ConfigError(name, f"must be {shape} (at least one), got {value!r}")
+    if len(value) > MAX_REWARD_AREAS:
+        raise ConfigError(name, f"at most {MAX_REWARD_AREAS} areas, got {len(value)}")
+    areas = []
+    for i, area in enumerate(value):
+        if isinstance(area, RewardArea):
+            area = {"center": list(area.center), "radius": area.radius}
+        if not isinstance(area, Mapping) or set(area) != {"center", "radius"}:
+            raise ConfigError(
+                f"{name}[{i}]", f"must be {{center: [x, y], radius: r}}, got {area!r}"
+            )
+        center, radius = area["center"], _number(area["radius"])
+        if isinstance(center, str | bytes) or not isinstance(center, Sequence):
+            center = ()
+        xy = [_number(c) for c in center]
+        if len(xy) != 2 or None in xy:
+            raise ConfigError(
+                f"{name}[{i}].center", f"must be two numbers [x, y], got {area['center']!r}"
+            )
+        if box is not None and not all(lo <= c <= hi for c, lo, hi in zip(xy, *box, strict=True)):
+            raise ConfigError(
+                f"{name}[{i}].center",
+                f"must lie in the task's world [{box[0][0]:g}, {box[1][0]:g}] x "
+                f"[{box[0][1]:g}, {box[1][1]:g}], got {list(center)!r}",
+            )
+        if radius is None or radius <= 0:
+            raise ConfigError(
+                f"{name}[{i}].radius", f"must be a positive number, got {area['radius']!r}"
+            )
+        areas.append({"center": xy, "radius": radius})
+    return areas
+
+
 def frame_times(horizon: int, n_frames: int) -> np.ndarray:
     """Steps after which a frame is rendered: ``ceil(linspace(0, T-1, S+1)[1:])``."""
     if n_frames < 0:
@@ -148,15 +222,64 @@ class Task(abc.ABC):
 
     Args:
         n_frames: frames per episode ``S`` (0 skips rendering).
+        options: task options (a config's ``task_options``), among
+            :attr:`option_names`: ``horizon`` (steps per episode) and ``reward_areas``
+            (a list of ``{center: [x, y], radius: r}`` replacing the task's areas, in
+            the task's world units). Leaving them out keeps the task as specified,
+            bit for bit.
     """
 
     spec: TaskSpec
+    option_names: ClassVar[tuple[str, ...]] = ("horizon", "reward_areas")
+    """The task options this task accepts (:meth:`check_options`)."""
 
-    def __init__(self, *, n_frames: int = 0) -> None:
+    def __init__(self, *, n_frames: int = 0, **options: Any) -> None:
         if int(n_frames) != n_frames or n_frames < 0:
             raise ValueError(f"n_frames must be an integer >= 0, got {n_frames!r}")
+        if options:
+            self.spec = type(self).configured_spec(options)
         self.n_frames = int(n_frames)
         self.policy = self.spec.policy()
+
+    # --- task options -------------------------------------------------------------
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any] | None) -> dict[str, Any]:
+        """``options`` validated, as plain data (what a config records).
+
+        Raises:
+            ConfigError: an unknown option (the accepted ones listed) or a bad value,
+                named ``task_options.<option>``.
+        """
+        options = dict(options or {})
+        for key in options:
+            if key not in cls.option_names:
+                accepted = ", ".join(cls.option_names) or "none"
+                name = getattr(getattr(cls, "spec", None), "name", cls.__name__)
+                raise ConfigError(
+                    f"task_options.{key}", f"not an option of task {name!r}; accepted: {accepted}"
+                )
+        checked: dict[str, Any] = {}
+        if "horizon" in options:
+            checked["horizon"] = _horizon_option(options["horizon"])
+        if "reward_areas" in options:
+            world = getattr(cls, "viewport", None)
+            box = None if world is None else (tuple(world.low), tuple(world.high))
+            checked["reward_areas"] = _reward_areas_option(options["reward_areas"], box)
+        return checked
+
+    @classmethod
+    def configured_spec(cls, options: Mapping[str, Any] | None) -> TaskSpec:
+        """The task's spec with ``options`` applied (validated by :meth:`check_options`)."""
+        checked = cls.check_options(options)
+        changes: dict[str, Any] = {}
+        if "horizon" in checked:
+            changes["horizon"] = checked["horizon"]
+        if "reward_areas" in checked:
+            changes["reward_areas"] = tuple(
+                RewardArea((area["center"][0], area["center"][1]), area["radius"])
+                for area in checked["reward_areas"]
+            )
+        return dataclasses.replace(cls.spec, **changes) if changes else cls.spec
 
     @property
     def genome_size(self) -> int:

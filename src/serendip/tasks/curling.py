@@ -75,6 +75,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -359,8 +360,8 @@ class Curling(Task):
         (-TABLE_HALF_SIZE - WALL_THICKNESS,) * 2, (TABLE_HALF_SIZE + WALL_THICKNESS,) * 2
     )
 
-    def __init__(self, *, n_frames: int = 0) -> None:
-        super().__init__(n_frames=n_frames)
+    def __init__(self, *, n_frames: int = 0, **options: Any) -> None:
+        super().__init__(n_frames=n_frames, **options)
         use_numba_thread_pool()  # before this task's parallel rollout kernel first runs
         self._policy_shape = self.policy.shape
         self._background = self._draw_background()

@@ -1,17 +1,51 @@
 """Any Gymnasium environment as a serendip task (``gym:<id>``, or an environment factory).
 
-The papers' controller maps the (flattened) observation to an action: ``argmax``
-of the outputs for a ``Discrete`` action space, the outputs in (-1, 1) scaled
-linearly onto the bounds of a ``Box`` action space (unbounded dimensions get the
-raw output). A batch runs as one Gymnasium vector environment (``SyncVectorEnv``,
-one sub-environment per genome, each reset with the episode's seed).
+**Ids and options.** ``gym:<id>`` names an id of Gymnasium's registry;
+``gym:<module>:<id>`` imports ``<module>`` first, Gymnasium's own convention for a
+package that registers its environments when imported
+(``gym:gymnasium_robotics:PointMaze_UMaze-v3``). A config's ``task_options`` are
+keyword arguments of ``gymnasium.make``: the environment's own (a maze map,
+``continuing_task``, ``reward_type``, a frame skip) and make's ``max_episode_steps``
+and ``disable_env_checker``. They are checked against the environment's
+constructor when its signature lists them (not when it takes ``**kwargs``);
+``render_mode`` is serendip's to set.
 
-Rewards follow the suite's sparse convention: an episode "reaches the reward"
-(area 0) when its return is at least the user's threshold, and its reward is
-then the return; it is 0 otherwise. A reward counts when it is positive, so the
-threshold must be positive (shift the returns of an environment whose successes
-score <= 0, e.g. with ``gymnasium.wrappers.TransformReward``). The raw return
-and the episode length of every episode are in ``EvaluationBatch.extras``.
+**Controller.** The papers' controller maps the flattened observation to an
+action: ``argmax`` of the outputs for a ``Discrete`` action space, the outputs in
+(-1, 1) scaled linearly onto the bounds of a ``Box`` action space (unbounded
+dimensions get the raw output). Other action spaces are refused. A batch runs as
+one Gymnasium vector environment (``SyncVectorEnv``, one sub-environment per
+genome, each reset with the episode's seed: see ``episode_seeds`` in the run
+config).
+
+**Observations** are flattened in the order of ``gymnasium.spaces.flatten``:
+``Box`` raveled in C order, ``Discrete`` one-hot, ``MultiBinary`` as is,
+``MultiDiscrete`` one one-hot per element, ``Tuple`` its elements in order, and
+``Dict`` its entries in the order of the space's keys (sorted, for a space built
+from a plain dict), each flattened the same way, recursively. ``Text``, ``Graph``
+and ``Sequence`` observations are refused.
+
+**Success**, the way the environment defines it (``reward`` rules,
+:data:`REWARD_RULES`):
+
+* ``return-threshold``: an episode is rewarding when its return is at least the
+  threshold (of any sign). Its reward is then the return when the threshold is
+  at least 1, else ``return + 1 - threshold``: always at least 1, since a reward
+  counts when it is positive.
+* ``positive-reward``: rewarding when the environment ever gave a positive
+  reward (sparse environments as they are); the reward is the sum of the
+  positive rewards (the return, for 0/1 rewards).
+* ``info-success``: rewarding when the info of the episode's last step has a
+  true ``info["is_success"]`` (else ``info["success"]``); the reward is 1.
+
+Left unset, the rule is detected: ``return-threshold`` when a threshold is
+given; else ``info-success`` when the environment's info holds ``is_success`` or
+``success`` after a reset or one step; else ``positive-reward`` when the
+environment has ``reward_type == "sparse"`` (Gymnasium-Robotics); else
+``return-threshold`` at the ``reward_threshold`` the id is registered with
+(CartPole-v1: 475). Anything else is refused with the list of rules. The raw
+return and the length of every episode are in ``EvaluationBatch.extras`` (and the
+run's evaluation log).
 
 Episodes end when the environment terminates or truncates, or at the horizon
 (``horizon``, default: the environment's ``max_episode_steps``, else 1000),
@@ -22,50 +56,187 @@ that names the environment and the step.
 Frames come from each sub-environment's ``render()`` in ``rgb_array`` mode,
 area-averaged down to 64x64 (torch's adaptive average pooling: one batched,
 anti-aliased call); an episode that ended before a sampling time shows its last
-frame. The ground-truth descriptor is a user function of the final observations
-(with its bounds), else the final observation itself within the observation
-space's bounds (unbounded dimensions: ``±DEFAULT_BOUND``).
+frame. Before the first rendering environment is made, a process without a
+usable ``XDG_RUNTIME_DIR`` gets a private one, which keeps pygame (SDL) from
+printing an error line on every run.
+
+**Ground-truth descriptor** (for coverage): a user function of the final
+flattened observations (with its bounds); or observation keys of a ``Dict`` space
+(``"achieved_goal"``, ``["x", "y"]``) or flat indices (``[0, 2]``), within the
+observation space's bounds or ``descriptor_bounds``. By default: the
+``achieved_goal`` entry of a goal-conditioned ``Dict`` observation, else the whole
+flattened observation. Unbounded dimensions get ``±DEFAULT_BOUND``; final values
+are clipped to the bounds.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import math
-from collections.abc import Callable, Sequence
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from serendip.tasks.base import FRAME_SIZE, ReturnThreshold, Task, TaskError, TaskSpec
+from serendip.errors import ConfigError
+from serendip.tasks.base import (
+    FRAME_SIZE,
+    EpisodeSuccess,
+    ReturnThreshold,
+    Task,
+    TaskError,
+    TaskSpec,
+)
 
 DEFAULT_HORIZON = 1000
 DEFAULT_BOUND = 10.0
 GRID_CELLS = 2500  # the default descriptor's grid has about this many cells in all
+REWARD_RULES = ("return-threshold", "positive-reward", "info-success")
+"""How a gym task decides that an episode succeeded (the config's ``reward``)."""
+SUCCESS_KEYS = ("is_success", "success")
+"""The info keys that signal success, in order of preference."""
+MAKE_OPTIONS = ("max_episode_steps", "disable_env_checker")
+"""Keyword arguments of ``gymnasium.make`` itself, accepted for every environment."""
+GOAL_KEY = "achieved_goal"
+"""The default descriptor of a goal-conditioned ``Dict`` observation."""
 
 EnvFactory = Callable[..., Any]
 Descriptor = Callable[[np.ndarray], np.ndarray]
+DescriptorChoice = Descriptor | str | int | Sequence[str | int] | None
 
 
 def _gymnasium() -> Any:
     try:
         import gymnasium
     except ImportError:  # pragma: no cover - depends on the installation
-        raise TaskError("gym:<id> tasks need Gymnasium: pip install 'serendip[gym]'") from None
+        raise TaskError(
+            "gym:<id> tasks need Gymnasium: pip install -e '.[gym]' (or 'serendip[gym]')"
+        ) from None
     return gymnasium
 
 
-def env_factory_for(env_id: str) -> EnvFactory:
-    """A factory ``f(render_mode=...)`` for a registered Gymnasium id, or a clear error."""
+def split_env_id(env_id: str) -> tuple[str | None, str]:
+    """``"module:Id-v0"`` -> ``("module", "Id-v0")``; ``"Id-v0"`` -> ``(None, "Id-v0")``."""
+    module, sep, name = env_id.rpartition(":")
+    return (module, name) if sep else (None, env_id)
+
+
+@dataclass(frozen=True)
+class GymMake:
+    """``gymnasium.make(env_id, render_mode=..., **options)``, picklable for workers.
+
+    ``env_id`` keeps its ``module:`` prefix, so a worker process imports the module too.
+    """
+
+    env_id: str
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __call__(self, render_mode: str | None = None) -> Any:
+        gymnasium = _gymnasium()
+        options = dict(self.options)
+        try:
+            return gymnasium.make(self.env_id, render_mode=render_mode, **options)
+        except Exception as error:
+            first = str(error).splitlines()[0] if str(error) else ""
+            if options:
+                raise ConfigError(
+                    "task_options",
+                    f"gymnasium.make({self.env_id!r}, **{options!r}) raised "
+                    f"{type(error).__name__}: {first}",
+                ) from error
+            raise TaskError(
+                f"gymnasium.make({self.env_id!r}) raised {type(error).__name__}: {first}"
+            ) from error
+
+
+def env_factory_for(env_id: str, options: Mapping[str, Any] | None = None) -> EnvFactory:
+    """A factory ``f(render_mode=...)`` for a Gymnasium id (``[module:]id``), or a clear error.
+
+    Raises:
+        TaskError: the module cannot be imported, or the id is not registered.
+        ConfigError: an option that is not a keyword argument of the environment.
+    """
     gymnasium = _gymnasium()
-    if env_id not in gymnasium.registry:
-        close = [name for name in gymnasium.registry if env_id.lower() in name.lower()][:5]
+    module, name = split_env_id(env_id)
+    if module is not None:
+        try:
+            importlib.import_module(module)
+        except Exception as error:  # the module's own failure, reported on one line
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise TaskError(
+                f"cannot import module {module!r} (named by gym:{env_id}): {first}"
+            ) from None
+    if name not in gymnasium.registry:
+        close = [known for known in gymnasium.registry if name.lower() in known.lower()][:5]
         hint = f"; close matches: {', '.join(close)}" if close else ""
-        raise TaskError(f"unknown Gymnasium environment {env_id!r}{hint}")
+        where = f" (after importing {module!r})" if module else ""
+        raise TaskError(f"unknown Gymnasium environment {name!r}{where}{hint}")
+    options = dict(options or {})
+    _check_make_options(gymnasium, name, options)
+    return GymMake(env_id, tuple(sorted(options.items())))
 
-    def factory(render_mode: str | None = None) -> Any:
-        return gymnasium.make(env_id, render_mode=render_mode)
 
-    return factory
+def _check_make_options(gymnasium: Any, env_id: str, options: dict[str, Any]) -> None:
+    """Refuse options that the environment's constructor cannot take (when it says)."""
+    if "render_mode" in options:
+        raise ConfigError(
+            "task_options.render_mode",
+            "is serendip's to set: rgb_array when the run needs frames, else none",
+        )
+    if not options:
+        return
+    entry_point = gymnasium.spec(env_id).entry_point
+    try:
+        creator = (
+            entry_point
+            if callable(entry_point)
+            else gymnasium.envs.registration.load_env_creator(entry_point)
+        )
+        parameters = inspect.signature(creator).parameters.values()
+    except Exception:  # an entry point that cannot be read: make() will say
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    accepted = [
+        p.name for p in parameters if p.kind in named and p.name not in ("self", "render_mode")
+    ]
+    accepted += [name for name in MAKE_OPTIONS if name not in accepted]
+    for key in options:
+        if key not in accepted:
+            raise ConfigError(
+                f"task_options.{key}",
+                f"not a keyword argument of gymnasium.make({env_id!r}); "
+                f"accepted: {', '.join(accepted)}",
+            )
+
+
+def _private_runtime_dir() -> None:
+    """Give SDL a usable ``XDG_RUNTIME_DIR`` when the process has none.
+
+    pygame (SDL) prints "XDG_RUNTIME_DIR is invalid or not set" at its first
+    initialisation in a session without one (containers, ssh, CI). Called only on
+    the way to rendering, never at import; a directory the user set is kept.
+    """
+    current = os.environ.get("XDG_RUNTIME_DIR")
+    if current and os.path.isdir(current):
+        return
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    path = Path(tempfile.gettempdir()) / f"serendip-runtime-{uid}"
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        info = path.stat()
+        private = info.st_uid == uid and (info.st_mode & 0o077) == 0 and path.is_dir()
+        if not private or path.is_symlink():
+            path = Path(tempfile.mkdtemp(prefix="serendip-runtime-"))
+    except OSError:
+        return  # no private directory: SDL prints its line, nothing worse
+    os.environ["XDG_RUNTIME_DIR"] = str(path)
 
 
 @dataclass
@@ -75,35 +246,45 @@ class GymState:
     envs: Any  # gymnasium.vector.SyncVectorEnv
     observations: np.ndarray  # (N, obs) flattened; frozen once an episode ends
     returns: np.ndarray  # (N,)
+    positive: np.ndarray  # (N,) sum of the positive rewards
+    success: np.ndarray  # (N,) bool: the last step's info said success
     lengths: np.ndarray  # (N,) steps taken before the episode ended
     alive: np.ndarray  # (N,) bool
     last_frames: np.ndarray | None  # (N, 64, 64, 3) frame at the end of ended episodes
 
 
 class GymTask(Task):
-    """A Gymnasium environment searched by serendip.
+    """A Gymnasium environment searched by serendip (see the module docstring).
 
     Args:
         env_factory: builds one environment; called as ``env_factory(render_mode=...)``
             when it accepts that argument (needed for frames), else with no argument.
-        reward_threshold: episode return that counts as reaching the reward (> 0).
+        reward: the success rule, one of :data:`REWARD_RULES`; None detects it.
+        reward_threshold: the return that counts as success (``return-threshold``;
+            any sign); alone, it selects that rule.
         name: the task's name after ``gym:`` (default: the environment's id).
         n_frames: frames per episode ``S``.
         horizon: step limit per episode (default: ``max_episode_steps``, else 1000).
-        descriptor: ground truth for metrics, ``f(final_observations (N, obs)) -> (N, D)``.
-        descriptor_bounds: ``(low, high)`` of ``descriptor``'s box (required with it).
+        descriptor: the ground truth for metrics: a function
+            ``f(final_observations (N, obs)) -> (N, D)`` (with ``descriptor_bounds``),
+            observation key(s) of a ``Dict`` space, or flat observation indices.
+        descriptor_bounds: ``(low, high)`` of the descriptor's box (required with a
+            function; otherwise the observation space's bounds).
         hidden_layers, hidden_width: the controller's shape (the papers': 2 of 5).
     """
+
+    option_names = ()  # a gym task's options are gymnasium.make's (env_factory_for)
 
     def __init__(
         self,
         env_factory: EnvFactory,
         *,
-        reward_threshold: float,
+        reward: str | None = None,
+        reward_threshold: float | None = None,
         name: str | None = None,
         n_frames: int = 0,
         horizon: int | None = None,
-        descriptor: Descriptor | None = None,
+        descriptor: DescriptorChoice = None,
         descriptor_bounds: tuple[Sequence[float], Sequence[float]] | None = None,
         hidden_layers: int = 2,
         hidden_width: int = 5,
@@ -111,39 +292,48 @@ class GymTask(Task):
         gymnasium = _gymnasium()
         self._gymnasium = gymnasium
         self._factory = env_factory
-        threshold = float(reward_threshold)
-        if not math.isfinite(threshold) or threshold <= 0:
-            raise TaskError(
-                f"reward_threshold must be a positive number (a reward counts when it is "
-                f"positive), got {reward_threshold!r}"
-            )
+        self._takes_render_mode = _takes_render_mode(env_factory)
         probe = self._make_env(None)
         try:
             self._observation_space = probe.observation_space
             self._action_space = probe.action_space
-            env_id = probe.spec.id if probe.spec is not None else type(probe.unwrapped).__name__
-            max_steps = probe.spec.max_episode_steps if probe.spec is not None else None
+            spec = probe.spec
+            env_id = spec.id if spec is not None else type(probe.unwrapped).__name__
+            self.env_id = env_id
+            max_steps = spec.max_episode_steps if spec is not None else None
+            registered = spec.reward_threshold if spec is not None else None
+            self._check_observation_space(self._observation_space)
+            action_size, self._discrete = self._action_layout()
+            self.reward_rule, self.reward_threshold = self._reward_rule(
+                probe, reward, reward_threshold, registered
+            )
         finally:
             probe.close()
-        self.env_id = env_id
-        observation_size = self._observation_size()
-        action_size, self._discrete = self._action_layout()
+        observation_size = int(gymnasium.spaces.flatdim(self._observation_space))
         horizon = int(horizon if horizon is not None else (max_steps or DEFAULT_HORIZON))
         if horizon < 1:
-            raise TaskError(f"horizon must be >= 1, got {horizon}")
-        self._descriptor = descriptor
+            raise ConfigError("horizon", f"must be >= 1, got {horizon}")
         low, high, names = self._descriptor_box(descriptor, descriptor_bounds)
         dims = len(low)
         cells = max(2, round(GRID_CELLS ** (1 / dims)))
+        if self.reward_rule == "return-threshold":
+            area: ReturnThreshold | EpisodeSuccess = ReturnThreshold(self.reward_threshold)
+            rule_text = f"return >= {self.reward_threshold:g} counts as the reward"
+        else:
+            area = EpisodeSuccess(self.reward_rule)
+            rule_text = {
+                "positive-reward": "a positive reward counts as the reward",
+                "info-success": "info['is_success'] at the end counts as the reward",
+            }[self.reward_rule]
         self.spec = TaskSpec(
             name=f"gym:{name or env_id}",
-            summary=f"Gymnasium {env_id}: return >= {threshold:g} counts as the reward",
+            summary=f"Gymnasium {env_id}: {rule_text}",
             observation_size=observation_size,
             action_size=action_size,
             horizon=horizon,
             hidden_layers=hidden_layers,
             hidden_width=hidden_width,
-            reward_areas=(ReturnThreshold(threshold),),
+            reward_areas=(area,),
             descriptor_low=tuple(low),
             descriptor_high=tuple(high),
             descriptor_names=tuple(names),
@@ -166,25 +356,28 @@ class GymTask(Task):
 
     # --- construction helpers -------------------------------------------------------
     def _make_env(self, render_mode: str | None) -> Any:
-        try:
+        if self._takes_render_mode:
             return self._factory(render_mode=render_mode)
-        except TypeError:
-            if render_mode is not None:
-                raise TaskError(
-                    "the environment factory must accept render_mode='rgb_array' to render "
-                    "frames (learned behavior spaces need them)"
-                ) from None
-            return self._factory()
-
-    def _observation_size(self) -> int:
-        spaces = self._gymnasium.spaces
-        space = self._observation_space
-        if not isinstance(space, spaces.Box | spaces.Discrete):
+        if render_mode is not None:
             raise TaskError(
-                f"{self.env_id}: observation space {space} is not supported; "
-                "accepted: Box, Discrete"
+                "the environment factory must accept render_mode='rgb_array' to render "
+                "frames (learned behavior spaces need them)"
             )
-        return int(spaces.flatdim(space))
+        return self._factory()
+
+    def _check_observation_space(self, space: Any) -> None:
+        spaces = self._gymnasium.spaces
+        leaves = spaces.Box | spaces.Discrete | spaces.MultiBinary | spaces.MultiDiscrete
+        if isinstance(space, leaves):
+            return
+        if isinstance(space, spaces.Dict | spaces.Tuple):
+            for inner in space.spaces.values() if isinstance(space, spaces.Dict) else space:
+                self._check_observation_space(inner)
+            return
+        raise TaskError(
+            f"{self.env_id}: observation space {space} is not supported; accepted: Box, "
+            "Discrete, MultiBinary, MultiDiscrete, and Dict or Tuple of those"
+        )
 
     def _action_layout(self) -> tuple[int, bool]:
         spaces = self._gymnasium.spaces
@@ -202,37 +395,150 @@ class GymTask(Task):
             f"{self.env_id}: action space {space} is not supported; accepted: Discrete, Box"
         )
 
+    def _reward_rule(
+        self, probe: Any, rule: str | None, threshold: float | None, registered: float | None
+    ) -> tuple[str, float | None]:
+        """The success rule and its threshold: the one given, else the detected one."""
+        rules = ", ".join(REWARD_RULES)
+        if rule is not None and rule not in REWARD_RULES:
+            raise ConfigError("reward", f"must be one of {rules}; got {rule!r}")
+        if threshold is not None:
+            if rule not in (None, "return-threshold"):
+                raise ConfigError(
+                    "reward_threshold", f"only applies to reward: return-threshold, not {rule}"
+                )
+            return "return-threshold", _threshold(threshold)
+        if rule == "return-threshold":
+            if registered is None:
+                raise ConfigError(
+                    "reward_threshold",
+                    f"reward return-threshold needs one: {self.env_id} registers no "
+                    "reward_threshold (the return that counts as success)",
+                )
+            return rule, _threshold(registered)
+        if rule is not None:
+            return rule, None
+        if self._signals_success(probe):
+            return "info-success", None
+        if getattr(probe.unwrapped, "reward_type", None) == "sparse":
+            return "positive-reward", None
+        if registered is not None:
+            return "return-threshold", _threshold(registered)
+        raise ConfigError(
+            "reward",
+            f"serendip cannot tell when an episode of {self.env_id} succeeds (no "
+            "info['is_success'] or info['success'], no sparse reward_type, no registered "
+            f"reward_threshold); choose a rule: {rules} (return-threshold with "
+            "reward_threshold: R)",
+        )
+
+    def _signals_success(self, probe: Any) -> bool:
+        """Whether the environment's info holds a success key after a reset or one step."""
+        try:
+            _, info = probe.reset(seed=0)
+            if not any(key in info for key in SUCCESS_KEYS):
+                probe.action_space.seed(0)
+                info = probe.step(probe.action_space.sample())[4]
+        except Exception as error:
+            raise TaskError(
+                f"{self.env_id}: the environment raised {type(error).__name__} while its "
+                f"success signal was read (a reset and one step): {error}"
+            ) from error
+        return any(key in info for key in SUCCESS_KEYS)
+
+    def _key_slices(self) -> dict[str, slice]:
+        """Flat index ranges of a ``Dict`` observation's top-level keys."""
+        spaces = self._gymnasium.spaces
+        space = self._observation_space
+        if not isinstance(space, spaces.Dict):
+            return {}
+        slices, start = {}, 0
+        for key, inner in space.spaces.items():
+            size = int(spaces.flatdim(inner))
+            slices[str(key)] = slice(start, start + size)
+            start += size
+        return slices
+
     def _descriptor_box(
         self,
-        descriptor: Descriptor | None,
+        descriptor: DescriptorChoice,
         bounds: tuple[Sequence[float], Sequence[float]] | None,
     ) -> tuple[list[float], list[float], list[str]]:
-        if descriptor is not None:
+        self._descriptor: Descriptor | None = None
+        self._descriptor_indices: np.ndarray | None = None
+        if callable(descriptor):
             if bounds is None:
-                raise TaskError("a descriptor function needs descriptor_bounds=(low, high)")
-            low, high = (np.asarray(b, dtype=np.float64).ravel() for b in bounds)
-            if low.shape != high.shape or low.size == 0 or not np.all(high > low):
-                raise TaskError(
-                    f"descriptor_bounds must be two equal-length sequences with high > low, "
-                    f"got {bounds!r}"
+                raise ConfigError(
+                    "descriptor_bounds", "a descriptor function needs descriptor_bounds=(low, high)"
                 )
+            low, high = _bounds(bounds, None)
+            self._descriptor = descriptor
             return list(low), list(high), [f"d{i}" for i in range(low.size)]
-        space = self._observation_space
-        spaces = self._gymnasium.spaces
-        if isinstance(space, spaces.Discrete):
-            size = int(space.n)
-            return [0.0] * size, [1.0] * size, [f"obs{i}" for i in range(size)]
-        low = np.broadcast_to(space.low, space.shape).astype(np.float64).ravel()
-        high = np.broadcast_to(space.high, space.shape).astype(np.float64).ravel()
+        indices, names = self._descriptor_columns(descriptor)
+        self._descriptor_indices = indices
+        if bounds is not None:
+            low, high = _bounds(bounds, indices.size)
+            return list(low), list(high), names
+        flat = self._gymnasium.spaces.flatten_space(self._observation_space)
+        low = np.broadcast_to(flat.low, flat.shape).astype(np.float64).ravel()[indices]
+        high = np.broadcast_to(flat.high, flat.shape).astype(np.float64).ravel()[indices]
         low = np.where(np.isfinite(low), low, -DEFAULT_BOUND)
         high = np.where(np.isfinite(high), high, DEFAULT_BOUND)
-        return list(low), list(high), [f"obs{i}" for i in range(low.size)]
+        return list(low), list(high), names
+
+    def _descriptor_columns(self, descriptor: DescriptorChoice) -> tuple[np.ndarray, list[str]]:
+        """Flat observation indices of the descriptor, and their names."""
+        size = int(self._gymnasium.spaces.flatdim(self._observation_space))
+        keys = self._key_slices()
+        if descriptor is None:
+            if GOAL_KEY in keys:
+                descriptor = GOAL_KEY
+            else:
+                return np.arange(size), [f"obs{i}" for i in range(size)]
+        items = [descriptor] if isinstance(descriptor, str | int) else list(descriptor)  # type: ignore[arg-type]
+        what = "observation key(s) of a Dict space, or flat observation indices [i, j, ...]"
+        if not items or any(isinstance(item, bool) for item in items):
+            raise ConfigError("descriptor", f"must name {what}, got {descriptor!r}")
+        if all(isinstance(item, str) for item in items):
+            if not keys:
+                raise ConfigError(
+                    "descriptor",
+                    f"names keys {items!r}, but the observation space of {self.env_id} is "
+                    f"{self._observation_space}, not a Dict; give flat indices [i, j, ...] "
+                    f"in [0, {size})",
+                )
+            indices: list[int] = []
+            names: list[str] = []
+            for key in items:
+                if key not in keys:
+                    raise ConfigError(
+                        "descriptor",
+                        f"{key!r} is not a key of the observation space; keys: {', '.join(keys)}",
+                    )
+                span = range(keys[key].start, keys[key].stop)
+                indices += span
+                names += [key] if len(span) == 1 else [f"{key}[{j}]" for j in range(len(span))]
+        elif all(isinstance(item, int | np.integer) for item in items):
+            indices = [int(item) for item in items]
+            names = [f"obs{i}" for i in indices]
+            if any(not 0 <= i < size for i in indices):
+                raise ConfigError(
+                    "descriptor",
+                    f"flat observation indices must lie in [0, {size}), got {descriptor!r}",
+                )
+        else:
+            raise ConfigError("descriptor", f"must name {what}, got {descriptor!r}")
+        if len(set(indices)) != len(indices):
+            raise ConfigError("descriptor", f"names an observation value twice: {descriptor!r}")
+        return np.asarray(indices, dtype=np.int64), names
 
     # --- the Task interface ---------------------------------------------------------
     def _vector_env(self, n: int) -> Any:
         """One vector environment per batch size, kept: a run asks for a few sizes only."""
         if n not in self._vector_envs:
             render_mode = "rgb_array" if self.n_frames > 0 else None
+            if render_mode is not None:
+                _private_runtime_dir()
             self._vector_envs[n] = self._gymnasium.vector.SyncVectorEnv(
                 [lambda: self._make_env(render_mode) for _ in range(n)],
                 copy=False,
@@ -241,14 +547,7 @@ class GymTask(Task):
         return self._vector_envs[n]
 
     def _flatten(self, observations: Any) -> np.ndarray:
-        spaces = self._gymnasium.spaces
-        if isinstance(self._observation_space, spaces.Discrete):
-            n = int(self._observation_space.n)
-            return np.eye(n)[
-                np.asarray(observations, dtype=np.int64) - self._observation_space.start
-            ]
-        flat = np.asarray(observations, dtype=np.float64)
-        return flat.reshape(flat.shape[0], -1)
+        return flatten_batch(self._gymnasium.spaces, self._observation_space, observations)
 
     def _check(self, values: np.ndarray, what: str, rows: np.ndarray, step: int | str) -> None:
         bad = rows & ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
@@ -273,6 +572,8 @@ class GymTask(Task):
             envs=envs,
             observations=flat,
             returns=np.zeros(n),
+            positive=np.zeros(n),
+            success=np.zeros(n, dtype=bool),
             lengths=np.zeros(n, dtype=np.int64),
             alive=np.ones(n, dtype=bool),
             last_frames=np.zeros((n, FRAME_SIZE, FRAME_SIZE, 3), dtype=np.uint8)
@@ -295,7 +596,7 @@ class GymTask(Task):
             return
         step = int(state.lengths.max()) + 1
         try:
-            observations, rewards, terminated, truncated, _ = state.envs.step(
+            observations, rewards, terminated, truncated, infos = state.envs.step(
                 self._env_actions(actions)
             )
         except Exception as error:
@@ -309,8 +610,11 @@ class GymTask(Task):
         self._check(flat, "observation", alive, step)
         self._check(rewards[:, None], "reward", alive, step)
         state.returns[alive] += rewards[alive]
+        state.positive[alive] += np.maximum(rewards[alive], 0.0)
         state.lengths[alive] += 1
         state.observations[alive] = flat[alive]
+        if self.reward_rule == "info-success":
+            state.success[alive] = info_success(infos, len(rewards))[alive]
         ended = alive & (np.asarray(terminated) | np.asarray(truncated))
         if ended.any() and state.last_frames is not None:
             # Render now: the next step of a vector environment resets ended episodes.
@@ -355,9 +659,10 @@ class GymTask(Task):
     def outcome(self, state: GymState) -> tuple[np.ndarray, np.ndarray]:
         final = state.observations
         if self._descriptor is None:
+            assert self._descriptor_indices is not None
             low = np.asarray(self.spec.descriptor_low)
             high = np.asarray(self.spec.descriptor_high)
-            return np.clip(final, low, high), state.returns
+            return np.clip(final[:, self._descriptor_indices], low, high), state.returns
         try:
             descriptors = np.asarray(self._descriptor(final.copy()), dtype=np.float64)
         except Exception as error:
@@ -375,9 +680,18 @@ class GymTask(Task):
 
     def score(self, state: GymState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         descriptors, returns = self.outcome(state)
-        threshold = self.spec.reward_areas[0].threshold  # type: ignore[union-attr]
-        reached = returns >= threshold
-        rewards = np.where(reached, returns, 0.0)
+        if self.reward_rule == "return-threshold":
+            threshold = float(self.reward_threshold)  # type: ignore[arg-type]
+            reached = returns >= threshold
+            # The return itself (as before this rule had a name) unless that could be <= 0.
+            shifted = returns if threshold >= 1 else returns + (1.0 - threshold)
+            rewards = np.where(reached, shifted, 0.0)
+        elif self.reward_rule == "positive-reward":
+            reached = state.positive > 0
+            rewards = np.where(reached, state.positive, 0.0)
+        else:
+            reached = state.success.copy()
+            rewards = reached.astype(np.float64)
         areas = np.where(reached, 0, -1).astype(np.int64)
         return descriptors, rewards, areas
 
@@ -389,3 +703,85 @@ class GymTask(Task):
         for envs in self._vector_envs.values():
             envs.close()
         self._vector_envs.clear()
+
+
+def _threshold(value: Any) -> float:
+    try:
+        threshold = float(value)
+    except (TypeError, ValueError):
+        threshold = math.nan
+    if isinstance(value, bool) or not math.isfinite(threshold):
+        raise ConfigError("reward_threshold", f"must be a finite number, got {value!r}")
+    return threshold
+
+
+def _bounds(bounds: Any, size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(low, high)`` as arrays: equal lengths (``size`` when given), finite, high > low."""
+    what = "two equal-length sequences [low, high] with high > low"
+    try:
+        low, high = (np.asarray(b, dtype=np.float64).ravel() for b in bounds)
+        valid = (
+            low.shape == high.shape
+            and low.size > 0
+            and bool(np.isfinite(low).all() and np.isfinite(high).all())
+            and bool(np.all(high > low))
+        )
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ConfigError("descriptor_bounds", f"must be {what}, got {bounds!r}")
+    if size is not None and low.size != size:
+        raise ConfigError(
+            "descriptor_bounds",
+            f"must hold {size} values each (one per descriptor value), got {low.size}",
+        )
+    return low, high
+
+
+def _takes_render_mode(factory: EnvFactory) -> bool:
+    """Whether ``factory`` accepts ``render_mode=`` (assumed when its signature is unknown)."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(
+        p.name == "render_mode" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
+    )
+
+
+def flatten_batch(spaces: Any, space: Any, observations: Any) -> np.ndarray:
+    """A vector environment's observations ``(N, ...)`` flattened row by row, ``(N, flatdim)``.
+
+    The same values, in the same order, as ``gymnasium.spaces.flatten`` of each row.
+    """
+    if isinstance(space, spaces.Dict):
+        parts = [flatten_batch(spaces, s, observations[k]) for k, s in space.spaces.items()]
+        return np.concatenate(parts, axis=1)
+    if isinstance(space, spaces.Tuple):
+        parts = [flatten_batch(spaces, s, observations[i]) for i, s in enumerate(space.spaces)]
+        return np.concatenate(parts, axis=1)
+    values = np.asarray(observations)
+    rows = values.shape[0]
+    if isinstance(space, spaces.Discrete):
+        index = values.astype(np.int64).reshape(rows) - int(space.start)
+        return np.eye(int(space.n))[index]
+    if isinstance(space, spaces.MultiDiscrete):
+        nvec = np.asarray(space.nvec, dtype=np.int64).ravel()
+        index = values.astype(np.int64).reshape(rows, -1) - np.asarray(space.start).ravel()
+        offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]])
+        flat = np.zeros((rows, int(nvec.sum())))
+        flat[np.arange(rows)[:, None], offsets + index] = 1.0
+        return flat
+    return values.astype(np.float64).reshape(rows, -1)
+
+
+def info_success(infos: Mapping[str, Any], n: int) -> np.ndarray:
+    """``(n,)`` bool: a vector environment's step info says success (:data:`SUCCESS_KEYS`)."""
+    for key in SUCCESS_KEYS:
+        if key in infos:
+            values = np.asarray(infos[key])
+            present = np.asarray(infos.get(f"_{key}", np.ones(n, dtype=bool)), dtype=bool)
+            if values.dtype == object:
+                values = np.array([bool(v) for v in values.ravel()[:n]])
+            return present & values.reshape(n, -1)[:, 0].astype(bool)
+    return np.zeros(n, dtype=bool)

@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -447,8 +448,8 @@ class HardMaze(Task):
     viewport = render.Viewport((0.0, 0.0), (1.0, 1.0))
     robot_color = (0.1, 0.15, 0.55)
 
-    def __init__(self, *, n_frames: int = 0) -> None:
-        super().__init__(n_frames=n_frames)
+    def __init__(self, *, n_frames: int = 0, **options: Any) -> None:
+        super().__init__(n_frames=n_frames, **options)
         use_numba_thread_pool()  # before this task's parallel rollout kernel first runs
         self._policy_shape = self.policy.shape
         self._background = self._draw_background()

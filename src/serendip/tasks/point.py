@@ -22,6 +22,8 @@ makes this exact rule so cheap.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 
@@ -102,8 +104,8 @@ class PointTask(Task):
     viewport = render.Viewport((-1.0, -1.0), (1.0, 1.0))
     point_radius = 0.04
 
-    def __init__(self, *, n_frames: int = 0) -> None:
-        super().__init__(n_frames=n_frames)
+    def __init__(self, *, n_frames: int = 0, **options: Any) -> None:
+        super().__init__(n_frames=n_frames, **options)
         self._policy_shape = self.policy.shape
         self._background = self._draw_background()
 
