@@ -1,8 +1,10 @@
-"""The eager inference path before and after two layout changes, side by side.
+"""The eager inference path before and after three changes, side by side.
 
-The two changes (``serendip.behavior.learned``), each giving the same values bit
-for bit (checked here on every call):
+The changes (``serendip.behavior.learned``), each giving the same values bit for
+bit (checked here on every call and run):
 
+- ``frames``: uint8 frames become floats by a NumPy table lookup (before: torch's
+  ``.to(float32).div_(255)``, two OpenMP regions per call);
 - ``decoder``: the decoder's transposed convolutions run on a ``channels_last``
   tensor (before: ``nn.Unflatten`` handed them a contiguous NCHW one);
 - ``threads``: each kind of call runs on 1 or all torch threads, whichever has
@@ -10,12 +12,12 @@ for bit (checked here on every call):
 
 Part 1 times the calls a STAX run makes (emitter generations: 6 agents x S = 2
 frames; exploration generations: 200 agents; encoder only and with surprise) on
-real arm frames, the variants interleaved and repeated, and prints frames per
-second and the speed-up of "after" over "before" (min and median over the
-repetitions). Part 2 (``--budget N``) times whole STAX runs on the arm with each
-variant, alternating. Both say how much of the machine other processes used
-meanwhile: an OpenMP barrier waits for a descheduled thread, so the ``threads``
-change matters most on a shared machine.
+real arm frames, "before" (none of the changes) and "after" (all three)
+interleaved and repeated, and prints frames per second and the speed-up (min
+and median over the repetitions). Part 2 (``--budget N``) times whole STAX runs
+on the arm, alternating. Both say how much of the machine other processes used
+meanwhile: an OpenMP barrier waits for a descheduled thread, so these changes
+matter most on a busy machine.
 
 Usage:
     python benchmarks/bench_inference.py [--threads 2] [--repeats 7] [--budget 20000]
@@ -38,19 +40,20 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ask_tell import busy_seconds, own_seconds, print_shared_load
 
-VARIANTS = ("before", "decoder", "after")
-"""before: neither change; decoder: the channels_last decoder only; after: both."""
+VARIANTS = ("before", "after")
 
 
 @contextlib.contextmanager
 def variant(name: str) -> Iterator[None]:
-    """The code as it is (``after``), with the decoder change only, or with neither."""
+    """The code as it is (``after``), or with none of the three changes (``before``)."""
     import torch
 
     from serendip.behavior import learned
     from serendip.behavior.threads import InferenceThreads
 
-    saved_choose, saved_forward = InferenceThreads.choose, learned.UnflattenChannelsLast.forward
+    saved_choose = InferenceThreads.choose
+    saved_forward = learned.UnflattenChannelsLast.forward
+    saved_conversion = learned.frames_to_tensor
 
     def nchw(self: learned.UnflattenChannelsLast, flat: torch.Tensor) -> torch.Tensor:
         return flat.reshape(flat.shape[0], *self.shape)  # what nn.Unflatten gives
@@ -58,15 +61,21 @@ def variant(name: str) -> Iterator[None]:
     def all_threads(self: InferenceThreads, kind: object) -> int:
         return self.counts[0]
 
+    def torch_division(frames: np.ndarray) -> torch.Tensor:
+        images = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+        images = images.to(torch.float32).div_(255.0)
+        return images.contiguous(memory_format=torch.channels_last)
+
     try:
         if name == "before":
-            learned.UnflattenChannelsLast.forward = nchw  # type: ignore[method-assign]
-        if name in ("before", "decoder"):
             InferenceThreads.choose = all_threads  # type: ignore[method-assign]
+            learned.UnflattenChannelsLast.forward = nchw  # type: ignore[method-assign]
+            learned.frames_to_tensor = torch_division
         yield
     finally:
         InferenceThreads.choose = saved_choose  # type: ignore[method-assign]
         learned.UnflattenChannelsLast.forward = saved_forward  # type: ignore[method-assign]
+        learned.frames_to_tensor = saved_conversion
 
 
 def seconds(function: Callable[[], object], calls: int) -> float:

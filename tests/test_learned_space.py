@@ -510,3 +510,14 @@ def test_inference_threads_keep_the_faster_count_and_try_the_other_now_and_then(
     assert fixed.counts == (2,) and fixed.choose("any") == 2 and not fixed.unchecked("any")
     with pytest.raises(ValueError, match="most must be >= 1"):
         InferenceThreads(0)
+
+
+def test_frames_become_the_same_floats_as_torchs_division_on_every_level() -> None:
+    levels = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1).repeat(3, axis=3)
+    images = frames_to_tensor(levels)
+    reference = torch.from_numpy(levels).permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
+    assert torch.equal(images, reference)
+    assert images.is_contiguous(memory_format=torch.channels_last)
+    read_only = levels.copy()
+    read_only.flags.writeable = False  # frames from a memory-mapped archive
+    assert torch.equal(frames_to_tensor(read_only), reference)
