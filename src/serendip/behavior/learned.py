@@ -78,9 +78,11 @@ class UnflattenChannelsLast(nn.Module):
     """``nn.Unflatten(1, shape)`` whose output is in the ``channels_last`` memory format.
 
     Why: ``nn.Unflatten`` gives a contiguous NCHW tensor, so the decoder's transposed
-    convolutions ran in NCHW, about 1.5x slower on a 2-core CPU than in channels_last
-    (``benchmarks/bench_inference.py``); the values are the same bit for bit. It has
-    no parameters, so the network's state-dict keys are the paper module's.
+    convolutions ran in NCHW while the rest of the network runs channels_last. One
+    layout throughout gives the same values bit for bit (gradients included) and,
+    on an idle 2-core CPU, the same speed (``benchmarks/bench_inference.py``); it
+    was faster only in noisy measurements on a busy machine. It has no parameters,
+    so the network's state-dict keys are the paper module's.
     """
 
     def __init__(self, shape: tuple[int, int, int]) -> None:

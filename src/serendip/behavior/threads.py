@@ -4,7 +4,7 @@ Why: an OpenMP parallel region ends at a barrier that waits for every thread. On
 a 2-core machine whose cores are also busy with anything else (another run, a
 test suite), a descheduled thread stalls every layer: an emitter generation's
 12 frames took 10-15x longer on 2 threads than on 1 while the cores were shared,
-and 1.35x longer on 1 thread than on 2 when they were not
+and up to 1.35x longer on 1 thread than on 2 when they were not
 (``benchmarks/bench_inference.py``). No fixed count is right for both, so each
 kind of call tries both counts and keeps the faster, trying the other again now
 and then as the load changes.
