@@ -196,8 +196,32 @@ def busy_seconds() -> float | None:
 
 
 def own_seconds() -> float:
+    """CPU-seconds of this process and every process below it, live or reaped (/proc)."""
     times = os.times()
-    return times.user + times.system
+    total = times.user + times.system + times.children_user + times.children_system
+    try:
+        parents: dict[int, int] = {}
+        cpu: dict[int, float] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+            cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return total
+    me = os.getpid()
+    for pid in cpu:
+        ancestor = parents.get(pid)
+        while ancestor not in (None, 0, 1, me):
+            ancestor = parents.get(ancestor)
+        if ancestor == me:
+            total += cpu[pid]
+    return total
 
 
 def print_shared_load(started: float, busy: float | None, own: float) -> None:

@@ -11,7 +11,9 @@ Usage:
         --algorithms ns serene taxons stax stax-p --jobs 2 --out runs/discovery
 
 Config overrides compare regimes: ``--set learned_space.max_epochs=10 --tag e10``
-(the tag keeps the runs of each regime apart in ``--out``).
+(the tag keeps the runs of each regime apart in ``--out``); top-level fields too
+(``--set task_options.max_episode_steps=300 --set reward=info-success``). A gym
+task's runs step their environments in their own process (``env_processes: 1``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ import yaml
 def run_one(
     task: str, algorithm: str, seed: int, budget: int, out: Path, config: Path, tag: str
 ) -> dict:
-    directory = out / f"{task}-{algorithm}-seed{seed}-{budget}{'-' + tag if tag else ''}"
+    label = task.replace(":", "_")  # gym:<module>:<id> as a folder name
+    directory = out / f"{label}-{algorithm}-seed{seed}-{budget}{'-' + tag if tag else ''}"
     summary_path = directory / "summary.json"
     if not summary_path.exists() and (directory / "config.yaml").exists():
         # An interrupted run (a killed sweep, the end of a session) continues from its
@@ -66,15 +69,24 @@ def run_one(
     return summary
 
 
-def overrides(settings: list[str]) -> dict:
-    """``section.key=value`` (value in YAML) to a nested config dict, always 1 torch thread."""
+def overrides(settings: list[str], task: str) -> dict:
+    """``section.key=value`` or ``key=value`` (value in YAML) to a config dict.
+
+    Always 1 torch thread, and a gym task's environments stepped in the run's own
+    process (``env_processes: 1``): the runs share the cores.
+    """
     config: dict = {"learned_space": {"threads": 1}}
+    if task.startswith("gym:"):
+        config["env_processes"] = 1
     for setting in settings:
         key, sep, value = setting.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects section.key=value or key=value, got {setting!r}")
         section, dot, field = key.partition(".")
-        if not sep or not dot:
-            raise SystemExit(f"--set expects section.key=value, got {setting!r}")
-        config.setdefault(section, {})[field] = yaml.safe_load(value)
+        if dot:
+            config.setdefault(section, {})[field] = yaml.safe_load(value)
+        else:
+            config[key] = yaml.safe_load(value)
     return config
 
 
@@ -136,7 +148,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "sweep.yaml"
-        config.write_text(yaml.safe_dump(overrides(args.set)))
+        config.write_text(yaml.safe_dump(overrides(args.set, args.task)))
         # Learned-space runs take many times longer than ground-truth ones: start
         # them first so the pool's two slots finish together.
         learned = {"taxons", "stax", "stax-p"}

@@ -173,6 +173,7 @@ def test_a_failing_environment_stops_the_run_and_keeps_the_log(tmp_path):
             "reward_threshold": 5.0,
             "out": str(tmp_path / "run"),
             "random_search": {"batch_size": 50},
+            "env_processes": 1,  # the count of resets is one process's
         }
     )
     with pytest.raises(TaskError, match="raised RuntimeError"):

@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
         help="gym tasks: the ground truth for coverage: an observation key (achieved_goal) "
         "or comma-separated keys or flat observation indices (0,2)",
     )
+    run_parser.add_argument(
+        "--env-processes",
+        dest="env_processes",
+        metavar="N",
+        help="gym tasks: worker processes that step a batch's environments (default: one "
+        "per core for batches of 32 episodes or more; 1: in the run's process); same results",
+    )
     run_parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
     resume_parser = commands.add_parser(
@@ -162,6 +169,7 @@ def _command_run(args: argparse.Namespace) -> int:
             "reward",
             "reward_threshold",
             "episode_seeds",
+            "env_processes",
         )
         if (value := getattr(args, key)) is not None
     }
@@ -222,6 +230,8 @@ gym reward (reward:, --reward): {", ".join(REWARD_RULES)}
   at the end; default: detected (success in info, a sparse reward_type, a registered threshold)
 gym descriptor (descriptor:, --descriptor): observation keys (achieved_goal) or flat indices
   ([0, 2]); default: achieved_goal when the observation has it, else the whole observation
+gym env_processes (env_processes:, --env-processes): processes that step a batch's
+  environments; default: one per core for batches of 32 episodes or more; same results
 episode_seeds: fixed (every episode reset with the run's seed; gym tasks' default) or
   per-evaluation (seed * 2**32 + evaluation index; the built-in tasks' default)"""
 

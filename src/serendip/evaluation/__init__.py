@@ -19,6 +19,7 @@ worker limits its numba and torch threads to its share of the cores.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 import pickle
 import queue
@@ -160,16 +161,54 @@ class Evaluator(Protocol):
 
 
 class InProcess:
-    """The default backend: the run's own task, in the run's process."""
+    """The default backend: the run's own task, in the run's process.
 
-    def __init__(self, task: Task) -> None:
+    A task whose large batches pay for worker processes (``task.parallel_batch``:
+    a gym task, whose environments step one by one in Python) has those batches
+    evaluated by a :class:`~serendip.evaluation.processes.ProcessPool` of
+    ``workers`` processes, made at the first such batch and kept; the results are
+    what the task gives in process.
+
+    Args:
+        task: the run's task.
+        workers: processes for a batch (a run's ``env_processes``): None, one per
+            core for batches of at least ``task.parallel_batch`` episodes; ``k``,
+            ``k`` for every batch of two episodes or more; 1, always in process.
+            Tasks without ``parallel_batch`` always evaluate in process.
+    """
+
+    def __init__(self, task: Task, *, workers: int | None = None) -> None:
         self.task = task
+        self.workers = workers
+        self._pool: Any = None  # processes.ProcessPool, made when a batch needs it
+
+    def workers_for(self, n: int) -> int:
+        """Processes for a batch of ``n`` episodes (1: in process)."""
+        threshold = self.task.parallel_batch
+        if threshold is None or n < 2 or multiprocessing.current_process().daemon:
+            return 1  # a daemonic process (someone's worker) may not start processes
+        if self.workers is not None:
+            return self.workers
+        return default_workers() if n >= threshold else 1
 
     def evaluate(self, genomes: np.ndarray, *, episode_seeds: np.ndarray) -> EvaluationBatch:
-        return self.task.evaluate(genomes, episode_seeds=episode_seeds)
+        workers = self.workers_for(len(genomes))
+        if workers == 1:
+            return self.task.evaluate(genomes, episode_seeds=episode_seeds)
+        if self._pool is None or self._pool.workers != workers:
+            from serendip.evaluation.processes import ProcessPool
+
+            self.close()
+            # One thread each: the workers share the cores. A script without a main
+            # guard works: the workers get the task by value, not by running it again.
+            self._pool = ProcessPool(self.task, workers=workers, threads=1, run_main=False)
+        return self._pool.evaluate(genomes, episode_seeds=episode_seeds)
 
     def close(self) -> None:
-        """Nothing to release: the run closes its task."""
+        """Stop the worker processes, if any (the run closes its task)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
 
 def make_evaluator(config: Any, task: Task) -> Evaluator:
@@ -184,7 +223,7 @@ def make_evaluator(config: Any, task: Task) -> Evaluator:
 
 def _backend(config: Any, options: EvaluationConfig, task: Task) -> Evaluator:
     if config.backend == "inprocess":
-        return InProcess(task)
+        return InProcess(task, workers=getattr(config, "env_processes", None))
     if config.backend == "processes":
         from serendip.evaluation.processes import ProcessPool
 

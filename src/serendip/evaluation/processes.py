@@ -19,6 +19,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import traceback
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
@@ -93,6 +94,34 @@ def _thread_environment(threads: int) -> Iterator[None]:
                 os.environ[name] = value
 
 
+@contextlib.contextmanager
+def _main_hidden(hide: bool) -> Iterator[None]:
+    """While ``hide``, a spawned child does not run the parent's ``__main__`` again.
+
+    multiprocessing's spawn runs the parent's main script (as ``__mp_main__``) in
+    each child, so that objects pickled by reference to it can be found, and a
+    script without an ``if __name__ == "__main__":`` guard runs again in every
+    child. The task reaches a worker by cloudpickle, which carries the functions
+    and classes of ``__main__`` by value, so a worker does not need the script.
+    The child is told nothing about it while its preparation data is read, in
+    ``start()``.
+    """
+    main = sys.modules.get("__main__")
+    if not hide or main is None:
+        yield
+        return
+    saved = {
+        name: main.__dict__[name] for name in ("__file__", "__spec__") if name in main.__dict__
+    }
+    main.__dict__.pop("__file__", None)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
+
+
 class ProcessPool:
     """Evaluates each batch in ``workers`` local processes, one contiguous share each.
 
@@ -100,9 +129,22 @@ class ProcessPool:
         task: the run's task; each worker gets a copy of it.
         workers: number of processes (default: one per core).
         threads: numba/torch/BLAS threads per worker (default: its share of the cores).
+        run_main: whether each worker runs the parent's ``__main__`` module again, as
+            multiprocessing's spawn does (needed when the task names things defined
+            in it by reference); False for the pool that
+            :class:`~serendip.evaluation.InProcess` starts on its own for a gym
+            task's environments, so that a script without a main guard works.
     """
 
-    def __init__(self, task: Task, *, workers: int | None = None, threads: int | None = None):
+    def __init__(
+        self,
+        task: Task,
+        *,
+        workers: int | None = None,
+        threads: int | None = None,
+        run_main: bool = True,
+    ):
+        self.run_main = run_main
         self.workers = int(workers or default_workers())
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
@@ -123,7 +165,7 @@ class ProcessPool:
 
     def _start(self) -> tuple[Any, Connection]:
         parent, child = self._context.Pipe()
-        with _thread_environment(self.threads):
+        with _thread_environment(self.threads), _main_hidden(not self.run_main):
             process = self._context.Process(
                 target=_serve,
                 args=(child, self._payload, self.threads),

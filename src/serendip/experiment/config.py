@@ -481,6 +481,11 @@ class RunConfig:
             the observation has it, else the whole observation.
         descriptor_bounds: gym tasks: ``[[low, ...], [high, ...]]`` of the descriptor
             (default: the observation space's bounds, unbounded ones +-10).
+        env_processes: gym tasks with ``backend: inprocess``: worker processes that
+            step a batch's environments;
+            ``null`` (the default): one per core for batches of at least 32 episodes
+            (``serendip.tasks.gym.MIN_PARALLEL_EPISODES``), smaller ones in the run's
+            process; ``1``: always in the run's process. Results never depend on it.
         metrics_every: evaluations between two points of the metric curves.
         checkpoint_every: evaluations between two checkpoints, taken at the first
             chunk boundary after that many evaluations (0: only at the end and on
@@ -515,6 +520,7 @@ class RunConfig:
     episode_seeds: str | None = None
     descriptor: str | int | list[str] | list[int] | None = None
     descriptor_bounds: list[list[float]] | None = None
+    env_processes: int | None = None
     metrics_every: int = 1000
     checkpoint_every: int = 1000
     checkpoint_share: float = 0.02
@@ -568,7 +574,14 @@ class RunConfig:
         reward_threshold = merged["reward_threshold"]
         descriptor = merged["descriptor"]
         descriptor_bounds = merged["descriptor_bounds"]
-        for name in ("reward", "reward_threshold", "descriptor", "descriptor_bounds"):
+        env_processes = merged["env_processes"]
+        for name in (
+            "reward",
+            "reward_threshold",
+            "descriptor",
+            "descriptor_bounds",
+            "env_processes",
+        ):
             if merged[name] is not None and not gym:
                 raise ConfigError(name, f"only applies to gym:<id> tasks, not to task {task!r}")
         if reward is not None:
@@ -583,6 +596,8 @@ class RunConfig:
             descriptor = _descriptor(descriptor)
         if descriptor_bounds is not None:
             descriptor_bounds = _descriptor_bounds(descriptor_bounds)
+        if env_processes is not None:
+            env_processes = _integer("env_processes", env_processes, low=1)
         episode_seeds = merged["episode_seeds"]
         if episode_seeds is None:
             episode_seeds = default_episode_seeds(task)
@@ -609,6 +624,7 @@ class RunConfig:
             episode_seeds=episode_seeds,
             descriptor=descriptor,
             descriptor_bounds=descriptor_bounds,
+            env_processes=env_processes,
             metrics_every=_integer("metrics_every", merged["metrics_every"], low=1),
             checkpoint_every=_integer("checkpoint_every", merged["checkpoint_every"], low=0),
             checkpoint_share=_share_of_time(merged["checkpoint_share"]),

@@ -21,8 +21,9 @@ anything starts, so a bad field is one line naming it (``config.k: ...``,
 Each run executes in its own spawned process (``processes``) or Ray task
 (``ray``; with a cluster address, ``out`` must be on a filesystem the nodes
 share), evaluates in process and uses one torch and numba thread, so parallel
-runs do not oversubscribe the cores; a run's seed fixes its results wherever it
-runs. Run directories already there decide what happens:
+runs do not oversubscribe the cores (a gym run steps its environments in its
+own process: ``env_processes`` 1 unless the config sets it); a run's seed fixes
+its results wherever it runs. Run directories already there decide what happens:
 
 | the run directory holds | the sweep |
 |---|---|
@@ -69,6 +70,7 @@ from serendip.experiment.config import (
     read_yaml,
 )
 from serendip.experiment.storage import write_json
+from serendip.tasks import is_gym
 
 SWEEP_BACKENDS = ("processes", "ray")
 SWEEP_FIELDS = (
@@ -374,6 +376,9 @@ def execute(config: RunConfig) -> dict[str, Any]:
     """
     import_plugins(config.plugins)  # a spawned process or Ray task has not imported them
     _one_thread(config)
+    if is_gym(config.task) and config.env_processes is None:
+        # Runs share the cores: a gym run steps its environments in its own process.
+        config = dataclasses.replace(config, env_processes=1)
     run_dir = Path(str(config.out))
     if (run_dir / "summary.json").is_file():
         return {"status": "skipped", "summary": json.loads((run_dir / "summary.json").read_text())}

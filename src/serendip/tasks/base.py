@@ -232,6 +232,10 @@ class Task(abc.ABC):
     spec: TaskSpec
     option_names: ClassVar[tuple[str, ...]] = ("horizon", "reward_areas")
     """The task options this task accepts (:meth:`check_options`)."""
+    parallel_batch: ClassVar[int | None] = None
+    """The smallest batch whose episodes pay for stepping in worker processes when a
+    run evaluates in process (:class:`serendip.evaluation.InProcess`); None: never
+    (the built-in tasks step whole batches in compiled code)."""
 
     def __init__(self, *, n_frames: int = 0, **options: Any) -> None:
         if int(n_frames) != n_frames or n_frames < 0:

@@ -13,10 +13,19 @@ constructor when its signature lists them (not when it takes ``**kwargs``);
 **Controller.** The papers' controller maps the flattened observation to an
 action: ``argmax`` of the outputs for a ``Discrete`` action space, the outputs in
 (-1, 1) scaled linearly onto the bounds of a ``Box`` action space (unbounded
-dimensions get the raw output). Other action spaces are refused. A batch runs as
-one Gymnasium vector environment (``SyncVectorEnv``, one sub-environment per
-genome, each reset with the episode's seed: see ``episode_seeds`` in the run
-config).
+dimensions get the raw output). Other action spaces are refused.
+
+**Stepping.** A batch steps one environment per genome, each reset with the
+episode's seed (see ``episode_seeds`` in the run config), the way a Gymnasium
+``SyncVectorEnv`` steps its sub-environments, with the same values (observations
+are batched by ``gymnasium.vector.utils.concatenate``); but an episode that has
+ended is not stepped again (no autoreset), and the batch stops when every episode
+has ended. A batch of at least :data:`MIN_PARALLEL_EPISODES` episodes pays for
+stepping in worker processes (:attr:`GymTask.parallel_batch`): a run that evaluates
+in process cuts it into contiguous shares, one per core (the run's ``env_processes``;
+see :class:`serendip.evaluation.InProcess`), with results identical to stepping in
+process: every episode is seeded by its own seed and the policy computes each row
+on its own.
 
 **Observations** are flattened in the order of ``gymnasium.spaces.flatten``:
 ``Box`` raveled in C order, ``Discrete`` one-hot, ``MultiBinary`` as is,
@@ -53,12 +62,27 @@ whichever comes first. An environment that raises, or returns a NaN observation
 or reward, stops the evaluation with a :class:`~serendip.tasks.base.TaskError`
 that names the environment and the step.
 
-Frames come from each sub-environment's ``render()`` in ``rgb_array`` mode,
-area-averaged down to 64x64 (torch's adaptive average pooling: one batched,
-anti-aliased call); an episode that ended before a sampling time shows its last
-frame. Before the first rendering environment is made, a process without a
-usable ``XDG_RUNTIME_DIR`` gets a private one, which keeps pygame (SDL) from
-printing an error line on every run.
+Frames come from each environment's ``render()`` in ``rgb_array`` mode, at the
+sampling times only (:func:`~serendip.tasks.base.frame_times`): an episode that
+ended before a sampling time is not stepped again, so its environment still shows
+its last state, rendered once at the next sampling time and reused for the later
+ones (the last sampling time is the end of the horizon, so every episode's last
+frame is needed). A MuJoCo environment (one rendered by Gymnasium's
+``MujocoRenderer``: Gymnasium's MuJoCo environments, Gymnasium-Robotics') renders
+at :data:`RENDER_PIXELS` pixels on its shorter side, its aspect kept, instead of its
+full size (480x480): the ``width`` and ``height`` its ``gymnasium.make`` documents,
+set before its first frame, unless the task options set them; the same camera
+shows the same scene. Each such environment holds an OpenGL context (about 65
+MB with Mesa's software EGL), so a process keeps at most :data:`MAX_GL_ENVS` of
+them and evaluates a larger batch in slices. Other environments render at their
+own size: classic
+control draws fixed pixel sizes (CartPole's cart is 50x30 pixels at any screen
+width), so a smaller screen would crop or distort the scene. Images are
+area-averaged down to 64x64 (:func:`~serendip.tasks.render.area_average`, the
+values of torch's adaptive average pooling, in one compiled pass per sampling
+time). Before the first rendering environment is
+made, a process without a usable ``XDG_RUNTIME_DIR`` gets a private one, which
+keeps pygame (SDL) from printing an error line on every run.
 
 **Ground-truth descriptor** (for coverage): a user function of the final
 flattened observations (with its bounds); or observation keys of a ``Dict`` space
@@ -75,6 +99,7 @@ import importlib
 import inspect
 import math
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -87,11 +112,13 @@ from serendip.errors import ConfigError
 from serendip.tasks.base import (
     FRAME_SIZE,
     EpisodeSuccess,
+    EvaluationBatch,
     ReturnThreshold,
     Task,
     TaskError,
     TaskSpec,
 )
+from serendip.tasks.render import area_average
 
 DEFAULT_HORIZON = 1000
 DEFAULT_BOUND = 10.0
@@ -104,6 +131,16 @@ MAKE_OPTIONS = ("max_episode_steps", "disable_env_checker")
 """Keyword arguments of ``gymnasium.make`` itself, accepted for every environment."""
 GOAL_KEY = "achieved_goal"
 """The default descriptor of a goal-conditioned ``Dict`` observation."""
+MIN_PARALLEL_EPISODES = 32
+"""The smallest batch whose environments pay for stepping in worker processes
+(measured: docs/benchmarks.md, "Gymnasium tasks"); smaller batches step in process."""
+RENDER_PIXELS = 128
+"""The shorter side, in pixels, that MuJoCo environments render frames at (then
+pooled to 64x64): 2x2 pixels per frame pixel."""
+MAX_GL_ENVS = 16
+"""The most MuJoCo environments with frames a process keeps: each holds its own
+OpenGL context (about 65 MB with Mesa's software EGL), so a larger batch is
+evaluated in consecutive slices of this many episodes (same results)."""
 
 EnvFactory = Callable[..., Any]
 Descriptor = Callable[[np.ndarray], np.ndarray]
@@ -241,16 +278,17 @@ def _private_runtime_dir() -> None:
 
 @dataclass
 class GymState:
-    """A batch of episodes: the vector environment and what the episode loop tracks."""
+    """A batch of episodes: its environments and what the episode loop tracks."""
 
-    envs: Any  # gymnasium.vector.SyncVectorEnv
+    envs: list[Any]  # one environment per episode
     observations: np.ndarray  # (N, obs) flattened; frozen once an episode ends
     returns: np.ndarray  # (N,)
     positive: np.ndarray  # (N,) sum of the positive rewards
     success: np.ndarray  # (N,) bool: the last step's info said success
     lengths: np.ndarray  # (N,) steps taken before the episode ended
     alive: np.ndarray  # (N,) bool
-    last_frames: np.ndarray | None  # (N, 64, 64, 3) frame at the end of ended episodes
+    last_frames: np.ndarray | None  # (N, 64, 64, 3) last frame of ended episodes
+    rendered: np.ndarray  # (N,) bool: last_frames holds the episode's last frame
 
 
 class GymTask(Task):
@@ -274,6 +312,7 @@ class GymTask(Task):
     """
 
     option_names = ()  # a gym task's options are gymnasium.make's (env_factory_for)
+    parallel_batch = MIN_PARALLEL_EPISODES
 
     def __init__(
         self,
@@ -340,14 +379,15 @@ class GymTask(Task):
             grid_shape=(50, 50) if dims == 2 else (cells,) * dims,
         )
         super().__init__(n_frames=n_frames)
-        self._vector_envs: dict[int, Any] = {}
+        self._envs: list[Any] = []
+        self._gl_frames: bool | None = None  # frames drawn by MuJoCo's OpenGL renderer
 
     # --- shipping to evaluation workers (serendip.evaluation) -------------------------
     def __getstate__(self) -> dict[str, Any]:
-        """Everything but the module and the cached environments: a worker builds its own."""
+        """Everything but the module and the environments: a worker makes its own."""
         state = dict(self.__dict__)
         state["_gymnasium"] = None
-        state["_vector_envs"] = {}
+        state["_envs"] = []
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -533,41 +573,100 @@ class GymTask(Task):
         return np.asarray(indices, dtype=np.int64), names
 
     # --- the Task interface ---------------------------------------------------------
-    def _vector_env(self, n: int) -> Any:
-        """One vector environment per batch size, kept: a run asks for a few sizes only."""
-        if n not in self._vector_envs:
+    def evaluate(
+        self, genomes: np.ndarray, *, episode_seeds: np.ndarray | None = None
+    ) -> EvaluationBatch:
+        """Run one episode per genome, in slices of at most :data:`MAX_GL_ENVS` with MuJoCo frames.
+
+        The slices' results concatenated in order are exactly what
+        :meth:`Task.evaluate` gives for the whole batch.
+        """
+        genomes = self.policy.checked(genomes)
+        n = genomes.shape[0]
+        seeds = np.arange(n, dtype=np.int64) if episode_seeds is None else np.asarray(episode_seeds)
+        cap = self._env_cap()
+        if n <= cap:
+            return super().evaluate(genomes, episode_seeds=seeds)
+        parts = [slice(start, min(start + cap, n)) for start in range(0, n, cap)]
+        return EvaluationBatch.concat(
+            [super(GymTask, self).evaluate(genomes[p], episode_seeds=seeds[p]) for p in parts]
+        )
+
+    def _env_cap(self) -> int:
+        """The most environments this process keeps (:data:`MAX_GL_ENVS` for MuJoCo frames)."""
+        if self.n_frames == 0:
+            return sys.maxsize
+        if self._gl_frames is None:
+            self._gl_frames = bool(_mujoco_renderers(self._env_batch(1)[0]))
+        return MAX_GL_ENVS if self._gl_frames else sys.maxsize
+
+    def _env_batch(self, n: int) -> list[Any]:
+        """The first ``n`` environments of the task, made as needed and kept."""
+        if len(self._envs) < n:
             render_mode = "rgb_array" if self.n_frames > 0 else None
             if render_mode is not None:
                 _private_runtime_dir()
-            self._vector_envs[n] = self._gymnasium.vector.SyncVectorEnv(
-                [lambda: self._make_env(render_mode) for _ in range(n)],
-                copy=False,
-                autoreset_mode=self._gymnasium.vector.AutoresetMode.NEXT_STEP,
-            )
-        return self._vector_envs[n]
+            while len(self._envs) < n:
+                env = self._make_env(render_mode)
+                if render_mode is not None:
+                    self._shrink_render(env)
+                self._envs.append(env)
+        return self._envs[:n]
 
-    def _flatten(self, observations: Any) -> np.ndarray:
-        return flatten_batch(self._gymnasium.spaces, self._observation_space, observations)
+    def _shrink_render(self, env: Any) -> None:
+        """Render a MuJoCo environment at :data:`RENDER_PIXELS` (its aspect kept).
 
-    def _check(self, values: np.ndarray, what: str, rows: np.ndarray, step: int | str) -> None:
-        bad = rows & ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
+        What ``gymnasium.make(..., width=w, height=h)`` does for these environments,
+        set on the renderer before its first frame (its viewer is made at the first
+        ``render()``), with the offscreen buffer its context allocates cut to that
+        size. Left alone: sizes the task options set, sizes already small.
+        """
+        options = dict(getattr(self._factory, "options", ()))
+        if "width" in options or "height" in options:
+            return
+        for renderer in _mujoco_renderers(env):
+            width, height = renderer.width, renderer.height
+            if not width or not height or renderer.viewer is not None:
+                continue
+            scale = RENDER_PIXELS / min(width, height)
+            if scale < 1:
+                renderer.width = max(1, round(width * scale))
+                renderer.height = max(1, round(height * scale))
+                # The offscreen buffer the context allocates: no larger than needed.
+                visual = renderer.model.vis.global_
+                visual.offwidth, visual.offheight = renderer.width, renderer.height
+
+    def _flatten(self, observations: list[Any]) -> np.ndarray:
+        """Environments' observations batched as a vector environment does, flattened."""
+        utils = self._gymnasium.vector.utils
+        space = self._observation_space
+        batch = utils.concatenate(
+            space, observations, utils.create_empty_array(space, len(observations))
+        )
+        return flatten_batch(self._gymnasium.spaces, space, batch)
+
+    def _check(self, values: np.ndarray, what: str, episodes: np.ndarray, step: int | str) -> None:
+        """Refuse non-finite ``values``, whose rows are the batch's ``episodes``."""
+        bad = ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
         if bad.any():
             raise TaskError(
                 f"{self.spec.name}: the environment returned a non-finite {what} at step "
-                f"{step} (episode {int(np.flatnonzero(bad)[0])} of the batch)"
+                f"{step} (episode {int(episodes[np.flatnonzero(bad)[0]])} of the batch)"
             )
 
     def reset(self, n: int, episode_seeds: np.ndarray) -> GymState:
-        envs = self._vector_env(n)
-        seeds = [int(s) for s in np.asarray(episode_seeds, dtype=np.int64)]
-        try:
-            observations, _ = envs.reset(seed=seeds)
-        except Exception as error:
-            raise TaskError(
-                f"{self.spec.name}: the environment raised {type(error).__name__} on reset: {error}"
-            ) from error
-        flat = self._flatten(observations).copy()
-        self._check(flat, "observation", np.ones(n, dtype=bool), "reset")
+        envs = self._env_batch(n)
+        observations = []
+        for env, seed in zip(envs, np.asarray(episode_seeds, dtype=np.int64), strict=True):
+            try:
+                observations.append(env.reset(seed=int(seed))[0])
+            except Exception as error:
+                raise TaskError(
+                    f"{self.spec.name}: the environment raised {type(error).__name__} on "
+                    f"reset: {error}"
+                ) from error
+        flat = self._flatten(observations)
+        self._check(flat, "observation", np.arange(n), "reset")
         return GymState(
             envs=envs,
             observations=flat,
@@ -579,6 +678,7 @@ class GymTask(Task):
             last_frames=np.zeros((n, FRAME_SIZE, FRAME_SIZE, 3), dtype=np.uint8)
             if self.n_frames > 0
             else None,
+            rendered=np.zeros(n, dtype=bool),
         )
 
     def observe(self, state: GymState) -> np.ndarray:
@@ -592,50 +692,86 @@ class GymTask(Task):
         return scaled.reshape((actions.shape[0], *self._action_space.shape)).astype(dtype)
 
     def step(self, state: GymState, actions: np.ndarray) -> None:
-        if not state.alive.any():
-            return
+        """One step of the running episodes (``actions``: one row per episode)."""
+        live = np.flatnonzero(state.alive)
+        if live.size:
+            self._step_rows(state, live, actions[live])
+
+    def _step_rows(self, state: GymState, live: np.ndarray, actions: np.ndarray) -> None:
+        """One step of the episodes ``live`` (all running), ``actions`` one row each."""
         step = int(state.lengths.max()) + 1
-        try:
-            observations, rewards, terminated, truncated, infos = state.envs.step(
-                self._env_actions(actions)
-            )
-        except Exception as error:
-            raise TaskError(
-                f"{self.spec.name}: the environment raised {type(error).__name__} at step "
-                f"{step}: {error}"
-            ) from error
-        alive = state.alive
+        env_actions = self._env_actions(actions)
+        observations = []
+        rewards = np.zeros(live.size)
+        ended = np.zeros(live.size, dtype=bool)
+        success = np.zeros(live.size, dtype=bool)
+        read_success = self.reward_rule == "info-success"
+        for j, i in enumerate(live):
+            try:
+                observation, reward, terminated, truncated, info = state.envs[i].step(
+                    env_actions[j]
+                )
+            except Exception as error:
+                raise TaskError(
+                    f"{self.spec.name}: the environment raised {type(error).__name__} at step "
+                    f"{step}: {error}"
+                ) from error
+            observations.append(observation)
+            rewards[j] = reward
+            ended[j] = bool(terminated) or bool(truncated)
+            if read_success:
+                success[j] = _says_success(info)
         flat = self._flatten(observations)
-        rewards = np.asarray(rewards, dtype=np.float64)
-        self._check(flat, "observation", alive, step)
-        self._check(rewards[:, None], "reward", alive, step)
-        state.returns[alive] += rewards[alive]
-        state.positive[alive] += np.maximum(rewards[alive], 0.0)
-        state.lengths[alive] += 1
-        state.observations[alive] = flat[alive]
-        if self.reward_rule == "info-success":
-            state.success[alive] = info_success(infos, len(rewards))[alive]
-        ended = alive & (np.asarray(terminated) | np.asarray(truncated))
-        if ended.any() and state.last_frames is not None:
-            # Render now: the next step of a vector environment resets ended episodes.
-            index = np.flatnonzero(ended)
-            state.last_frames[index] = self._render_envs(state.envs, index)
-        state.alive = alive & ~ended
+        self._check(flat, "observation", live, step)
+        self._check(rewards[:, None], "reward", live, step)
+        state.returns[live] += rewards
+        state.positive[live] += np.maximum(rewards, 0.0)
+        state.lengths[live] += 1
+        state.observations[live] = flat
+        if read_success:
+            state.success[live] = success
+        # An ended episode is not stepped again: its environment keeps its last state
+        # (rendered at the next sampling time, see render).
+        state.alive[live[ended]] = False
 
     def advance(self, state: GymState, genomes: np.ndarray, steps: int) -> None:
-        """The default loop, stopped as soon as every episode of the batch has ended."""
-        layers = self.policy.unpack(genomes)
+        """Step the running episodes only, until ``steps`` or every episode has ended.
+
+        The policy runs on the running episodes' rows alone (each row is its own
+        network, so its actions are those of the whole batch), which keeps the
+        steps of a batch's last long episodes cheap.
+        """
+        live = np.flatnonzero(state.alive)
+        layers = self.policy.unpack(genomes[live])
         for _ in range(steps):
-            if not state.alive.any():
+            if live.size == 0:
                 return
-            self.step(state, self.policy.forward(layers, self.observe(state)))
+            actions = self.policy.forward(layers, state.observations[live])
+            self._step_rows(state, live, actions)
+            running = state.alive[live]
+            if not running.all():
+                live = live[running]
+                layers = self.policy.unpack(genomes[live])
 
-    def _render_envs(self, envs: Any, index: np.ndarray) -> np.ndarray:
-        import torch
-
+    def _render_envs(self, envs: list[Any], index: np.ndarray) -> np.ndarray:
         images = []
         for i in index:
-            image = envs.envs[int(i)].render()
+            try:
+                env = envs[int(i)]
+                # Each MuJoCo environment renders in its own OpenGL context, which
+                # Gymnasium's offscreen viewer does not make current by itself.
+                for renderer in _mujoco_renderers(env):
+                    if renderer.viewer is not None:
+                        renderer.viewer.make_context_current()
+                image = env.render()
+            except Exception as error:
+                hint = ""
+                if "mujoco" in sys.modules and not os.environ.get("MUJOCO_GL"):
+                    hint = " (MuJoCo without a display renders with EGL: set MUJOCO_GL=egl)"
+                first = str(error).splitlines()[0] if str(error) else ""
+                raise TaskError(
+                    f"{self.spec.name}: render() raised {type(error).__name__}: {first}{hint}"
+                ) from error
             if image is None or np.asarray(image).ndim != 3:
                 raise TaskError(
                     f"{self.spec.name}: render() returned no rgb_array image; frames need "
@@ -644,16 +780,23 @@ class GymTask(Task):
             images.append(np.asarray(image, dtype=np.uint8)[..., :3])
         if len({image.shape for image in images}) > 1:
             raise TaskError(f"{self.spec.name}: render() returned frames of different sizes")
-        batch = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).to(torch.float32)
-        small = torch.nn.functional.adaptive_avg_pool2d(batch, FRAME_SIZE)
-        return small.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        return area_average(np.stack(images), FRAME_SIZE)
 
     def render(self, state: GymState) -> np.ndarray:
+        """Frames of the running episodes, and the last frames of the ended ones.
+
+        An episode that ended since the last sampling time is rendered now, once: its
+        environment has not been stepped since its last step.
+        """
         assert state.last_frames is not None
+        index = np.flatnonzero(state.alive | ~state.rendered)
         frames = state.last_frames.copy()
-        alive = np.flatnonzero(state.alive)
-        if alive.size:
-            frames[alive] = self._render_envs(state.envs, alive)
+        if index.size:
+            images = self._render_envs(state.envs, index)
+            frames[index] = images
+            ended = index[~state.alive[index]]
+            state.last_frames[ended] = images[~state.alive[index]]
+            state.rendered[ended] = True
         return frames
 
     def outcome(self, state: GymState) -> tuple[np.ndarray, np.ndarray]:
@@ -675,7 +818,7 @@ class GymTask(Task):
                 f"{self.spec.name}: the descriptor function must return shape {expected}, "
                 f"got {descriptors.shape}"
             )
-        self._check(descriptors, "descriptor", np.ones(final.shape[0], dtype=bool), "end")
+        self._check(descriptors, "descriptor", np.arange(final.shape[0]), "end")
         return descriptors, state.returns
 
     def score(self, state: GymState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -699,10 +842,10 @@ class GymTask(Task):
         return {"episode_return": state.returns.copy(), "episode_length": state.lengths.copy()}
 
     def close(self) -> None:
-        """Close every cached vector environment."""
-        for envs in self._vector_envs.values():
-            envs.close()
-        self._vector_envs.clear()
+        """Close every environment."""
+        for env in self._envs:
+            env.close()
+        self._envs.clear()
 
 
 def _threshold(value: Any) -> float:
@@ -775,13 +918,36 @@ def flatten_batch(spaces: Any, space: Any, observations: Any) -> np.ndarray:
     return values.astype(np.float64).reshape(rows, -1)
 
 
-def info_success(infos: Mapping[str, Any], n: int) -> np.ndarray:
-    """``(n,)`` bool: a vector environment's step info says success (:data:`SUCCESS_KEYS`)."""
+def _says_success(info: Mapping[str, Any]) -> bool:
+    """Whether one environment's step info says success (:data:`SUCCESS_KEYS`, in order)."""
     for key in SUCCESS_KEYS:
-        if key in infos:
-            values = np.asarray(infos[key])
-            present = np.asarray(infos.get(f"_{key}", np.ones(n, dtype=bool)), dtype=bool)
-            if values.dtype == object:
-                values = np.array([bool(v) for v in values.ravel()[:n]])
-            return present & values.reshape(n, -1)[:, 0].astype(bool)
-    return np.zeros(n, dtype=bool)
+        if key in info:
+            value = np.asarray(info[key]).ravel()
+            return bool(value[0]) if value.size else False
+    return False
+
+
+def _mujoco_renderers(env: Any) -> list[Any]:
+    """Gymnasium ``MujocoRenderer`` objects of ``env``: its own, or one of its attributes'.
+
+    Gymnasium's MuJoCo environments hold theirs as ``mujoco_renderer``; environments
+    built around one (Gymnasium-Robotics' mazes hold a ``point_env`` or ``ant_env``)
+    hold it one level down. Without MuJoCo's renderer imported there is none.
+    """
+    module = sys.modules.get("gymnasium.envs.mujoco.mujoco_rendering")
+    if module is None:
+        return []
+    kind = module.MujocoRenderer
+    unwrapped = getattr(env, "unwrapped", env)
+    holders = [unwrapped, *getattr(unwrapped, "__dict__", {}).values()]
+    found: list[Any] = []
+    for holder in holders:
+        try:
+            renderer = (
+                holder if isinstance(holder, kind) else getattr(holder, "mujoco_renderer", None)
+            )
+        except Exception:  # an attribute that cannot be read is not a renderer
+            continue
+        if isinstance(renderer, kind) and all(renderer is not r for r in found):
+            found.append(renderer)
+    return found

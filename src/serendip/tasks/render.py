@@ -218,3 +218,45 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     images += 0.5
     np.clip(images, 0.0, 255.0, out=images)
     return images.astype(np.uint8)
+
+
+@numba.njit(cache=True)
+def _area_average_kernel(images, out):  # pragma: no cover - jitted
+    n, height, width, _ = images.shape
+    size = out.shape[1]
+    for k in range(n):
+        for i in range(size):
+            top = (i * height) // size
+            bottom = -((-(i + 1) * height) // size)  # ceil
+            for j in range(size):
+                left = (j * width) // size
+                right = -((-(j + 1) * width) // size)
+                kh = np.float32(bottom - top)
+                kw = np.float32(right - left)
+                # Integer sums (exact in float32 below 2**24: any bin up to 65,000 pixels).
+                red = green = blue = 0
+                for y in range(top, bottom):
+                    for x in range(left, right):
+                        red += images[k, y, x, 0]
+                        green += images[k, y, x, 1]
+                        blue += images[k, y, x, 2]
+                for c, total in ((0, red), (1, green), (2, blue)):
+                    value = np.rint(np.float32(total) / kh / kw)
+                    out[k, i, j, c] = np.uint8(min(max(value, 0.0), 255.0))
+
+
+def area_average(images: np.ndarray, size: int = FRAME_SIZE) -> np.ndarray:
+    """RGB images ``(N, H, W, >=3)`` uint8 area-averaged to ``(N, size, size, 3)`` uint8.
+
+    Each output pixel is the mean of the input pixels of its bin (rows
+    ``floor(i*H/size)`` to ``ceil((i+1)*H/size)``, columns likewise), rounded
+    half to even: exactly torch's ``adaptive_avg_pool2d`` followed by
+    ``round()`` (sums of integers are exact in float32; the test compares the
+    two), without torch, in one compiled pass over the images.
+    """
+    images = np.ascontiguousarray(images)
+    if images.ndim != 4 or images.shape[3] < 3:
+        raise ValueError(f"images must have shape (N, H, W, 3), got {images.shape}")
+    out = np.empty((images.shape[0], size, size, 3), dtype=np.uint8)
+    _area_average_kernel(images, out)
+    return out
