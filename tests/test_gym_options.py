@@ -261,6 +261,23 @@ def test_success_signalled_only_through_info_is_detected_and_scored():
     assert "info['is_success']" in task.spec.summary
 
 
+def test_info_success_warns_once_when_the_info_never_says(recwarn):
+    # The environment signals success through info: no warning.
+    signalled = make_task(INFO)
+    signalled.evaluate(genomes(signalled, 5))
+    assert not [w for w in recwarn if "info-success" in str(w.message)]
+    # CartPole's info never holds is_success or success: every episode would score 0.
+    silent = make_task("gym:CartPole-v1", reward="info-success")
+    with pytest.warns(RuntimeWarning, match=r"info-success, but no step of this batch's 4"):
+        batch = silent.evaluate(genomes(silent, 4))
+    assert (batch.rewards == 0).all()
+    recwarn.clear()
+    silent.evaluate(genomes(silent, 4))  # once per task
+    assert not [w for w in recwarn if "info-success" in str(w.message)]
+    signalled.close()
+    silent.close()
+
+
 def test_an_info_success_run_from_the_command_line(tmp_path):
     out = tmp_path / "info"
     flags = ["--task", INFO, "--algo", "ns", "--budget", "400", "--seed", "2", "--out", str(out)]

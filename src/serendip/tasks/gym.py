@@ -101,6 +101,7 @@ import math
 import os
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -381,6 +382,8 @@ class GymTask(Task):
         super().__init__(n_frames=n_frames)
         self._envs: list[Any] = []
         self._gl_frames: bool | None = None  # frames drawn by MuJoCo's OpenGL renderer
+        self._success_signalled = False  # a step's info held a SUCCESS_KEYS key
+        self._success_warned = False
 
     # --- shipping to evaluation workers (serendip.evaluation) -------------------------
     def __getstate__(self) -> dict[str, Any]:
@@ -586,10 +589,37 @@ class GymTask(Task):
         seeds = np.arange(n, dtype=np.int64) if episode_seeds is None else np.asarray(episode_seeds)
         cap = self._env_cap()
         if n <= cap:
-            return super().evaluate(genomes, episode_seeds=seeds)
-        parts = [slice(start, min(start + cap, n)) for start in range(0, n, cap)]
-        return EvaluationBatch.concat(
-            [super(GymTask, self).evaluate(genomes[p], episode_seeds=seeds[p]) for p in parts]
+            batch = super().evaluate(genomes, episode_seeds=seeds)
+        else:
+            parts = [slice(start, min(start + cap, n)) for start in range(0, n, cap)]
+            batch = EvaluationBatch.concat(
+                [super(GymTask, self).evaluate(genomes[p], episode_seeds=seeds[p]) for p in parts]
+            )
+        self._warn_if_success_is_never_signalled(n)
+        return batch
+
+    def _warn_if_success_is_never_signalled(self, n: int) -> None:
+        """Warn once when ``info-success`` reads an info that never says success or not.
+
+        Not an error: some environments put the key in the info of a successful
+        last step only. But an environment that never does scores every episode 0,
+        which a run would otherwise report as "nothing found".
+        """
+        if (
+            n == 0
+            or self.reward_rule != "info-success"
+            or self._success_signalled
+            or self._success_warned
+        ):
+            return
+        self._success_warned = True
+        warnings.warn(
+            f"{self.spec.name}: reward info-success, but no step of this batch's {n} "
+            f"episodes had info[{SUCCESS_KEYS[0]!r}] or info[{SUCCESS_KEYS[1]!r}]: if the "
+            "environment never sets them, every episode scores 0 (reward: chooses another "
+            "rule)",
+            RuntimeWarning,
+            stacklevel=2,
         )
 
     def _env_cap(self) -> int:
@@ -721,6 +751,8 @@ class GymTask(Task):
             ended[j] = bool(terminated) or bool(truncated)
             if read_success:
                 success[j] = _says_success(info)
+                if not self._success_signalled:
+                    self._success_signalled = any(key in info for key in SUCCESS_KEYS)
         flat = self._flatten(observations)
         self._check(flat, "observation", live, step)
         self._check(rewards[:, None], "reward", live, step)
