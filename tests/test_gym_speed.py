@@ -112,24 +112,8 @@ def test_env_processes_in_the_config_and_on_the_command_line(tmp_path):
     from serendip.cli import main
 
     out = tmp_path / "run"
-    code = main(
-        [
-            "run",
-            "--task",
-            "gym:CartPole-v1",
-            "--algo",
-            "random",
-            "--reward-threshold",
-            "100",
-            "--budget",
-            "100",
-            "--env-processes",
-            "2",
-            "--out",
-            str(out),
-            "--quiet",
-        ]
-    )
+    flags = "--task gym:CartPole-v1 --algo random --reward-threshold 100 --budget 100"
+    code = main(["run", *flags.split(), "--env-processes", "2", "--out", str(out), "--quiet"])
     assert code == 0
     run = serendip.load_run(out)
     assert run.config.env_processes == 2 and len(run.evaluations) == 100
