@@ -70,3 +70,12 @@ def test_before_any_training_frames_go_in_unchanged(n_frames):
     paper = make_learned_space("paper", n_frames=n_frames, config=CONFIG, seed=0)
     background = make_learned_space("background", n_frames=n_frames, config=CONFIG, seed=0)
     np.testing.assert_array_equal(paper.encode(frames), background.encode(frames))
+
+
+def test_the_difference_image_is_the_absolute_difference():
+    rng = np.random.default_rng(2)
+    frames = rng.integers(0, 256, (50, 1, 64, 64, 3), dtype=np.uint8)
+    space = BackgroundSpace(n_frames=1, config=CONFIG, seed=0)
+    space.background = rng.integers(0, 256, (64, 64, 3)).astype(np.int16)
+    expected = np.abs(frames[:, 0].astype(np.int16) - space.background).astype(np.uint8)
+    np.testing.assert_array_equal(space._prepare(frames[:, 0]), expected)

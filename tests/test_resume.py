@@ -245,9 +245,10 @@ def test_a_checkpoint_of_0_1_0_is_refused_in_one_line_and_nothing_changes(tmp_pa
     assert contents() == before
 
 
-def test_the_background_encoder_resumes_exactly(tmp_path):
-    """``learned_space.encoder: background``: its learned background is part of the state."""
-    space = {**BASE.get("learned_space", {}), "encoder": "background"}
+def test_a_background_free_encoder_resumes_exactly(tmp_path):
+    """``keypoints`` (a ``background`` space with another network): the learned
+    background and the keypoint network's weights and Adam state are the state."""
+    space = {**BASE.get("learned_space", {}), "encoder": "keypoints"}
     # Trainings at 500 and 1,300 evaluations: the crash falls between them, so the
     # second one, after the resume, starts from the restored background and weights.
     changes = {"algorithm": "taxons", "budget": 2000, "learned_space": space}

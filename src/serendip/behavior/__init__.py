@@ -5,7 +5,9 @@ are registered by name. ``ground-truth`` reads the task's hand-designed outcome;
 the learned spaces (``learned_space.encoder``, TAXONS and STAX) encode the
 agent's frames: ``paper`` is the papers' convolutional autoencoder,
 ``background`` the same over frames minus their static background,
-``contrastive`` the same trained with a contrastive loss as well.
+``contrastive`` the same trained with a contrastive loss as well,
+``keypoints`` the image positions of spatial-softmax keypoints on the
+background-free frame.
 
 A learned space's factory is called as
 ``factory(n_frames=S, config=<the learned_space section>, seed=run seed)``; the
@@ -34,6 +36,12 @@ BEHAVIOR_SPACES.register(
     "background",
     "serendip.behavior.background:BackgroundSpace",
     summary="the paper's autoencoder over frames minus their per-pixel median background",
+    learned=True,
+)
+BEHAVIOR_SPACES.register(
+    "keypoints",
+    "serendip.behavior.keypoints:KeypointSpace",
+    summary="positions of latent_size/2 spatial-softmax keypoints on the background-free frame",
     learned=True,
 )
 BEHAVIOR_SPACES.register(

@@ -200,7 +200,7 @@ class CompiledInference:
             update them in place), so one compilation serves the whole run.
     """
 
-    def __init__(self, model: Autoencoder) -> None:
+    def __init__(self, model: nn.Module) -> None:
         self.model = model
         self._encode = torch.compile(model.encode, dynamic=False, fullgraph=True)
         self._full = torch.compile(self._encode_with_error, dynamic=False, fullgraph=True)
@@ -305,11 +305,19 @@ class LearnedSpace:
         """Fresh weights (from ``(seed, training)``) and a fresh Adam optimizer."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(_derived_seed(self.seed, training))
-            model = Autoencoder(self.config.latent_size)
+            model = self._network()
         self.autoencoder = model.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(
             self.autoencoder.parameters(), lr=self.config.learning_rate
         )
+
+    def _network(self) -> nn.Module:
+        """A fresh network with ``encode``, ``decode`` and ``forward``: here the paper's.
+
+        A space built on this one (:mod:`serendip.behavior.keypoints`) overrides it;
+        it is called inside the forked, seeded torch RNG of :meth:`_initialise`.
+        """
+        return Autoencoder(self.config.latent_size)
 
     def _pin_threads(self) -> None:
         """(Re)apply ``config.threads`` before torch works.
@@ -611,14 +619,12 @@ class LearnedSpace:
         (per-epoch losses concatenated over trainings).
         """
         arrays: dict[str, np.ndarray] = {
-            f"autoencoder.{name}": np.ascontiguousarray(tensor.detach().numpy()).copy()
+            f"autoencoder.{name}": _array(tensor)
             for name, tensor in self.autoencoder.state_dict().items()
         }
         for index, state in self.optimizer.state_dict()["state"].items():
             for name, value in state.items():
-                arrays[f"optimizer.{index}.{name}"] = np.ascontiguousarray(
-                    torch.as_tensor(value).detach().numpy()
-                ).copy()
+                arrays[f"optimizer.{index}.{name}"] = _array(torch.as_tensor(value))
         arrays["trainings"] = np.asarray(self.trainings, dtype=np.int64)
         reports = self.reports
         arrays["reports.training"] = np.array([r.training for r in reports], dtype=np.int64)
@@ -694,6 +700,11 @@ class LearnedSpace:
             "trainings": str(self.trainings),
         }
         safetensors.torch.save_file(tensors, str(path), metadata=metadata)
+
+
+def _array(tensor: torch.Tensor) -> np.ndarray:
+    """A C-ordered NumPy copy of ``tensor``, of the same shape (0-d stays 0-d)."""
+    return np.array(tensor.detach().numpy(), order="C", copy=True)
 
 
 def _optional(values: np.ndarray | None, row: int) -> float | None:

@@ -1,0 +1,109 @@
+"""The keypoint encoder: its bottleneck, what it learns, determinism, state, bad settings."""
+
+import numpy as np
+import pytest
+import torch
+
+from serendip.behavior import BEHAVIOR_SPACES, make_learned_space
+from serendip.behavior.fidelity import fidelity_error
+from serendip.behavior.keypoints import GRID, GaussianMaps, KeypointSpace, SpatialSoftmax
+from serendip.behavior.training import AutoencoderConfig
+from serendip.cli import main
+from serendip.errors import ConfigError
+
+CONFIG = AutoencoderConfig(latent_size=4, max_epochs=2, threads=1, encoder="keypoints")
+
+
+def scene(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Frames of a fixed textured background with a bright 4x4 square at random places."""
+    rng = np.random.default_rng(seed)
+    background = rng.integers(0, 120, (64, 64, 3), dtype=np.uint8)
+    frames = np.repeat(background[None, None], n, axis=0).copy()
+    corners = rng.integers(0, 60, (n, 2))
+    for i, (row, column) in enumerate(corners):
+        frames[i, 0, row : row + 4, column : column + 4] = 255
+    return frames, corners + 1.5
+
+
+def test_spatial_softmax_finds_a_peak_and_gaussian_maps_draw_it_back():
+    maps = torch.zeros(2, 1, GRID, GRID)
+    maps[0, 0, 5, 20] = 100.0  # row 5, column 20: y then x
+    maps[1, 0, 31, 0] = 100.0
+    points = SpatialSoftmax()(maps)
+    grid = torch.linspace(-1, 1, GRID)
+    expected = torch.tensor([[grid[20], grid[5]], [grid[0], grid[31]]])
+    torch.testing.assert_close(points, expected, atol=1e-4, rtol=0)
+    drawn = GaussianMaps(1)(points)
+    assert drawn.shape == (2, 1, GRID, GRID)
+    assert divmod(int(drawn[0, 0].argmax()), GRID) == (5, 20)
+    assert divmod(int(drawn[1, 0].argmax()), GRID) == (31, 0)
+    # A flat map has its expectation at the centre.
+    torch.testing.assert_close(SpatialSoftmax()(torch.zeros(1, 3, GRID, GRID)), torch.zeros(1, 6))
+
+
+def test_it_is_registered_and_its_latents_are_keypoint_positions():
+    assert "keypoints" in BEHAVIOR_SPACES
+    space = make_learned_space("keypoints", n_frames=2, config=CONFIG, seed=0)
+    assert isinstance(space, KeypointSpace) and space.measures_surprise
+    frames = np.random.default_rng(0).integers(0, 256, (5, 2, 64, 64, 3), dtype=np.uint8)
+    latents = space.encode(frames)
+    assert latents.shape == (5, 8) and np.all(np.abs(latents) <= 1)
+
+
+def test_an_odd_latent_size_is_refused():
+    odd = AutoencoderConfig(latent_size=5, threads=1, encoder="keypoints")
+    with pytest.raises(ConfigError, match=r"^learned_space.latent_size: must be even"):
+        make_learned_space("keypoints", n_frames=1, config=odd, seed=0)
+
+
+def test_cli_refuses_an_odd_latent_size_before_writing(tmp_path, capsys):
+    path = tmp_path / "run.yaml"
+    path.write_text("learned_space:\n  encoder: keypoints\n  latent_size: 3\n")
+    out = tmp_path / "r"
+    code = main(["run", "--algo", "stax", "--config", str(path), "--out", str(out), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("serendip: error: learned_space.latent_size: ")
+    assert not out.exists()
+
+
+def test_it_keeps_more_of_a_moving_square_than_the_paper_space():
+    """Same frames, same training: the square's position from 3 latent neighbours."""
+    frames, positions = scene(400)
+    config = AutoencoderConfig(latent_size=4, max_epochs=3, threads=1)
+    errors = {}
+    for name in ("paper", "keypoints"):
+        space = make_learned_space(name, n_frames=1, config=config, seed=0)
+        space.train(frames[:200], rng=np.random.default_rng(0))
+        latents = space.encode(frames[200:])
+        errors[name] = fidelity_error(latents, positions[200:], np.random.default_rng(0))
+    assert errors["keypoints"] < 0.5 * errors["paper"], errors
+
+
+def test_encoding_is_deterministic_and_surprise_is_defined():
+    frames, _ = scene(200)
+    spaces = [KeypointSpace(n_frames=1, config=CONFIG, seed=3) for _ in range(2)]
+    for space in spaces:
+        space.train(frames, rng=np.random.default_rng(1))
+    a, b = (s.encode(frames) for s in spaces)
+    np.testing.assert_array_equal(a, b)
+    latents, surprise = spaces[0].encode_with_surprise(frames)
+    np.testing.assert_array_equal(latents, a)
+    assert surprise.shape == (200,) and np.isfinite(surprise).all() and (surprise >= 0).all()
+
+
+def test_state_round_trip_continues_identically():
+    frames, _ = scene(200)
+    original = KeypointSpace(n_frames=1, config=CONFIG, seed=0)
+    original.train(frames, rng=np.random.default_rng(0))
+    arrays, data = original.state_dict()
+    assert not any("grid" in name for name in arrays)  # fixed coordinates are not state
+    restored = KeypointSpace(n_frames=1, config=CONFIG, seed=0)
+    restored.load_state_dict(arrays, data)
+    np.testing.assert_array_equal(restored.background, original.background)
+    np.testing.assert_array_equal(restored.encode(frames), original.encode(frames))
+    more, _ = scene(200, seed=1)
+    original.train(more, rng=np.random.default_rng(5))
+    restored.train(more, rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(restored.encode(more), original.encode(more))
+    np.testing.assert_array_equal(restored.surprise(more), original.surprise(more))
