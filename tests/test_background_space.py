@@ -5,6 +5,7 @@ import pytest
 
 from serendip.behavior import BEHAVIOR_SPACES, make_learned_space
 from serendip.behavior.background import BackgroundSpace
+from serendip.behavior.keypoints import KeypointSpace
 from serendip.behavior.training import AutoencoderConfig
 
 CONFIG = AutoencoderConfig(latent_size=4, max_epochs=2, threads=1, encoder="background")
@@ -33,9 +34,14 @@ def test_it_is_registered_and_learns_the_static_background():
     assert (seen.reshape(len(seen), -1) > 0).sum(axis=1).max() <= 6 * 6 * 3
 
 
-def test_encoding_is_deterministic_and_surprise_is_defined():
+# keypoints is a background space with another network: the same checks hold.
+SPACES = pytest.mark.parametrize("space_class", [BackgroundSpace, KeypointSpace])
+
+
+@SPACES
+def test_encoding_is_deterministic_and_surprise_is_defined(space_class):
     frames, _ = scene(200)
-    spaces = [BackgroundSpace(n_frames=1, config=CONFIG, seed=3) for _ in range(2)]
+    spaces = [space_class(n_frames=1, config=CONFIG, seed=3) for _ in range(2)]
     for space in spaces:
         space.train(frames, rng=np.random.default_rng(1))
     a, b = (s.encode(frames) for s in spaces)
@@ -45,13 +51,15 @@ def test_encoding_is_deterministic_and_surprise_is_defined():
     assert surprise.shape == (200,) and np.isfinite(surprise).all() and (surprise >= 0).all()
 
 
-def test_state_round_trip_keeps_the_background_and_continues_identically():
+@SPACES
+def test_state_round_trip_keeps_the_background_and_continues_identically(space_class):
     frames, _ = scene(200)
-    original = BackgroundSpace(n_frames=1, config=CONFIG, seed=0)
+    original = space_class(n_frames=1, config=CONFIG, seed=0)
     untrained_state = original.state_dict()
     original.train(frames, rng=np.random.default_rng(0))
     arrays, data = original.state_dict()
-    restored = BackgroundSpace(n_frames=1, config=CONFIG, seed=0)
+    assert not any("grid" in name for name in arrays)  # fixed coordinates are not state
+    restored = space_class(n_frames=1, config=CONFIG, seed=0)
     restored.load_state_dict(arrays, data)
     np.testing.assert_array_equal(restored.background, original.background)
     np.testing.assert_array_equal(restored.encode(frames), original.encode(frames))
@@ -59,7 +67,8 @@ def test_state_round_trip_keeps_the_background_and_continues_identically():
     original.train(more, rng=np.random.default_rng(5))
     restored.train(more, rng=np.random.default_rng(5))
     np.testing.assert_array_equal(restored.encode(more), original.encode(more))
-    fresh = BackgroundSpace(n_frames=1, config=CONFIG, seed=0)
+    np.testing.assert_array_equal(restored.surprise(more), original.surprise(more))
+    fresh = space_class(n_frames=1, config=CONFIG, seed=0)
     fresh.load_state_dict(*untrained_state)
     assert fresh.background is None
 

@@ -1,4 +1,8 @@
-"""The keypoint encoder: its bottleneck, what it learns, determinism, state, bad settings."""
+"""The keypoint encoder: its bottleneck, what it learns, bad settings.
+
+Determinism, surprise and the state round trip are checked with the background
+space's tests (``tests/test_background_space.py``), of which it is a subclass.
+"""
 
 import numpy as np
 import pytest
@@ -78,32 +82,3 @@ def test_it_keeps_more_of_a_moving_square_than_the_paper_space():
         latents = space.encode(frames[200:])
         errors[name] = fidelity_error(latents, positions[200:], np.random.default_rng(0))
     assert errors["keypoints"] < 0.5 * errors["paper"], errors
-
-
-def test_encoding_is_deterministic_and_surprise_is_defined():
-    frames, _ = scene(200)
-    spaces = [KeypointSpace(n_frames=1, config=CONFIG, seed=3) for _ in range(2)]
-    for space in spaces:
-        space.train(frames, rng=np.random.default_rng(1))
-    a, b = (s.encode(frames) for s in spaces)
-    np.testing.assert_array_equal(a, b)
-    latents, surprise = spaces[0].encode_with_surprise(frames)
-    np.testing.assert_array_equal(latents, a)
-    assert surprise.shape == (200,) and np.isfinite(surprise).all() and (surprise >= 0).all()
-
-
-def test_state_round_trip_continues_identically():
-    frames, _ = scene(200)
-    original = KeypointSpace(n_frames=1, config=CONFIG, seed=0)
-    original.train(frames, rng=np.random.default_rng(0))
-    arrays, data = original.state_dict()
-    assert not any("grid" in name for name in arrays)  # fixed coordinates are not state
-    restored = KeypointSpace(n_frames=1, config=CONFIG, seed=0)
-    restored.load_state_dict(arrays, data)
-    np.testing.assert_array_equal(restored.background, original.background)
-    np.testing.assert_array_equal(restored.encode(frames), original.encode(frames))
-    more, _ = scene(200, seed=1)
-    original.train(more, rng=np.random.default_rng(5))
-    restored.train(more, rng=np.random.default_rng(5))
-    np.testing.assert_array_equal(restored.encode(more), original.encode(more))
-    np.testing.assert_array_equal(restored.surprise(more), original.surprise(more))

@@ -51,6 +51,7 @@ import torch
 from torch import nn
 
 from serendip.behavior.background import BackgroundSpace
+from serendip.behavior.learned import EncoderDecoder
 from serendip.errors import ConfigError
 
 GRID = 32
@@ -108,8 +109,8 @@ class GaussianMaps(nn.Module):
         return maps.contiguous(memory_format=torch.channels_last)
 
 
-class KeypointNetwork(nn.Module):
-    """Encoder to ``latent_size / 2`` keypoints and decoder back to a 64x64 image.
+class KeypointNetwork(EncoderDecoder):
+    """Encoder to ``latent_size / 2`` keypoints in [-1, 1], decoder back to a 64x64 image.
 
     Args:
         latent_size: numbers per frame, two per keypoint (even).
@@ -137,17 +138,6 @@ class KeypointNetwork(nn.Module):
             nn.ReLU(),
         )
 
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """Keypoints ``(N, latent_size)`` in [-1, 1] of images ``(N, 3, 64, 64)`` in [0, 1]."""
-        return self.encoder(images)
-
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Images ``(N, 3, 64, 64)`` drawn from keypoints ``(N, latent_size)``."""
-        return self.decoder(latents)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(images))
-
 
 class KeypointSpace(BackgroundSpace):
     """:class:`BackgroundSpace` whose network is :class:`KeypointNetwork`."""
@@ -161,5 +151,5 @@ class KeypointSpace(BackgroundSpace):
             )
         super().__init__(n_frames=n_frames, config=config, seed=seed)
 
-    def _network(self) -> nn.Module:
+    def _network(self) -> EncoderDecoder:
         return KeypointNetwork(self.config.latent_size)

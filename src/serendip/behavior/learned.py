@@ -94,7 +94,30 @@ class UnflattenChannelsLast(nn.Module):
         return images.contiguous(memory_format=torch.channels_last)
 
 
-class Autoencoder(nn.Module):
+class EncoderDecoder(nn.Module):
+    """A network with an ``encoder`` and a ``decoder`` module: what a learned space runs.
+
+    Subclasses build the two modules; the space calls ``encode``, ``decode`` and
+    ``forward``.
+    """
+
+    encoder: nn.Module
+    decoder: nn.Module
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Latents ``(N, latent_size)`` of images ``(N, 3, 64, 64)`` in ``[0, 1]``."""
+        return self.encoder(images)
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Reconstructions ``(N, 3, 64, 64)`` of latents ``(N, latent_size)``."""
+        return self.decoder(latents)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Reconstructions of ``images``."""
+        return self.decoder(self.encoder(images))
+
+
+class Autoencoder(EncoderDecoder):
     """The TAXONS convolutional autoencoder for 64x64 RGB frames.
 
     Encoder: four convolutions (kernel 4, stride 2, padding 1; channels
@@ -138,18 +161,6 @@ class Autoencoder(nn.Module):
             nn.ConvTranspose2d(32, 3, kernel_size=4, stride=2, padding=1),
             nn.ReLU(),
         )
-
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """Latents ``(N, latent_size)`` of images ``(N, 3, 64, 64)`` in ``[0, 1]``."""
-        return self.encoder(images)
-
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Reconstructions ``(N, 3, 64, 64)`` of latents ``(N, latent_size)``."""
-        return self.decoder(latents)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Reconstructions of ``images``."""
-        return self.decoder(self.encoder(images))
 
 
 def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -200,7 +211,7 @@ class CompiledInference:
             update them in place), so one compilation serves the whole run.
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: EncoderDecoder) -> None:
         self.model = model
         self._encode = torch.compile(model.encode, dynamic=False, fullgraph=True)
         self._full = torch.compile(self._encode_with_error, dynamic=False, fullgraph=True)
@@ -311,7 +322,7 @@ class LearnedSpace:
             self.autoencoder.parameters(), lr=self.config.learning_rate
         )
 
-    def _network(self) -> nn.Module:
+    def _network(self) -> EncoderDecoder:
         """A fresh network with ``encode``, ``decode`` and ``forward``: here the paper's.
 
         A space built on this one (:mod:`serendip.behavior.keypoints`) overrides it;
@@ -727,6 +738,7 @@ __all__ = [
     "Autoencoder",
     "AutoencoderConfig",
     "CompiledInference",
+    "EncoderDecoder",
     "LearnedSpace",
     "TrainingReport",
     "compiler_available",
