@@ -9,14 +9,20 @@ but no recorded value may change by a single bit.
 
 Digests hold on one machine and backend (float arithmetic of NumPy, numba and
 torch may round differently on another CPU); learned-space runs use one torch
-thread. Re-record only for a change that is meant to alter results, and say so.
+thread. They were recorded on an x86-64 CPU with AVX2 and no AVX-512 (AMD EPYC);
+on a CPU with AVX-512 the runs' processes are pinned to the AVX2 kernels
+(:func:`kernel_environment`), which give the recorded bits. Re-record only for a
+change that is meant to alter results, and say so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +104,43 @@ def case_config(case: str, out: Path) -> dict:
     return config
 
 
+# On an AVX-512 CPU, NumPy's SIMD loops, OpenBLAS and torch (ATen and oneDNN) take
+# AVX-512 kernels whose float results differ in the last bits from the AVX2 ones
+# the digests were recorded with. These variables make each library take its AVX2
+# kernels; with them an AVX-512 AMD EPYC gives every recorded digest. They are set
+# for the regression runs' own processes only: under ATEN_CPU_CAPABILITY below the
+# CPU's, torch.compile's code computes garbage (latents off by 1e31, measured), and
+# no regression case compiles.
+AVX2_KERNELS = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "OPENBLAS_CORETYPE": "Haswell",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+}
+
+
+def kernel_environment() -> dict[str, str]:
+    """The variables that pin this CPU to the recording CPU's kernels: none without AVX-512."""
+    import torch
+
+    return dict(AVX2_KERNELS) if torch.backends.cpu.get_cpu_capability() == "AVX512" else {}
+
+
+@contextlib.contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``variables`` set, for processes started inside the block."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _column_digest(values: np.ndarray) -> str:
     if values.dtype == object:
         text = "\x1f".join("<null>" if v is None else repr(v) for v in values.tolist())
@@ -149,11 +192,18 @@ def run_case(case: str, root: str) -> dict[str, dict[str, str]]:
 
 
 def run_all(root: str, names: list[str]) -> dict[str, dict[str, dict[str, str]]]:
-    """Digests of ``names``, two runs at a time in spawned processes (one per core here)."""
+    """Digests of ``names``, two runs at a time in spawned processes (one per core here).
+
+    The processes start with :func:`kernel_environment`'s variables, read by each
+    library when it loads.
+    """
     import multiprocessing
     from functools import partial
 
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
+    with (
+        _environment(kernel_environment()),
+        multiprocessing.get_context("spawn").Pool(2) as pool,
+    ):
         results = pool.map(partial(run_case, root=root), names, chunksize=1)
     return dict(zip(names, results, strict=True))
 

@@ -135,9 +135,12 @@ def test_describe_equals_encode_and_validation(frames: np.ndarray) -> None:
     assert np.array_equal(space.describe(batch), encoded)
     # The encoder-only path and the full forward give the same latents.
     assert np.array_equal(space.encode_with_surprise(frames)[0], encoded)
-    # Latents are the concatenation of each frame's latent.
+    # Latents are the concatenation of each frame's latent. The two calls chunk the
+    # frames differently; on AVX-512 CPUs oneDNN's convolutions round the last bit
+    # differently for different batch sizes (measured: 3e-8 on latents of order 0.3),
+    # so across chunkings the latents agree to float32 rounding, not bit for bit.
     single = LearnedSpace(n_frames=1, config=small_config(), seed=0)
-    assert np.array_equal(encoded[:, 10:], single.encode(frames[:, 1:]))
+    np.testing.assert_allclose(encoded[:, 10:], single.encode(frames[:, 1:]), rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match="n_frames"):
         LearnedSpace(n_frames=0, config=small_config(), seed=0)
     with pytest.raises(ValueError, match="shape"):
