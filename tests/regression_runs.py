@@ -17,12 +17,9 @@ change that is meant to alter results, and say so.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -126,21 +123,6 @@ def kernel_environment() -> dict[str, str]:
     return dict(AVX2_KERNELS) if torch.backends.cpu.get_cpu_capability() == "AVX512" else {}
 
 
-@contextlib.contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
-    """``os.environ`` with ``variables`` set, for processes started inside the block."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _column_digest(values: np.ndarray) -> str:
     if values.dtype == object:
         text = "\x1f".join("<null>" if v is None else repr(v) for v in values.tolist())
@@ -200,8 +182,10 @@ def run_all(root: str, names: list[str]) -> dict[str, dict[str, dict[str, str]]]
     import multiprocessing
     from functools import partial
 
+    from serendip.evaluation.processes import child_environment
+
     with (
-        _environment(kernel_environment()),
+        child_environment(kernel_environment()),
         multiprocessing.get_context("spawn").Pool(2) as pool,
     ):
         results = pool.map(partial(run_case, root=root), names, chunksize=1)

@@ -79,11 +79,16 @@ def _serve(conn: Connection, payload: bytes, threads: int) -> None:
             task.close()
 
 
-@contextlib.contextmanager
-def _thread_environment(threads: int) -> Iterator[None]:
+def _thread_environment(threads: int) -> contextlib.AbstractContextManager[None]:
     """Set the BLAS/OpenMP thread variables a spawned child inherits, then restore them."""
-    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    return child_environment({name: str(threads) for name in THREAD_VARIABLES})
+
+
+@contextlib.contextmanager
+def child_environment(variables: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``variables`` set while processes that inherit it start."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
     try:
         yield
     finally:
