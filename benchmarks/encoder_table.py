@@ -3,15 +3,18 @@
 ``serendip compare`` groups runs by task and algorithm; comparing encoders needs
 the runs of one algorithm grouped by the encoder they used. This prints, per
 task and encoder, the median [IQR] over seeds of coverage, uniformity, areas
-found, the best reward in each area, the last fidelity error, wall time and
-training time, and a two-sided Mann-Whitney U test of each encoder against
-``paper`` on coverage and fidelity.
+found, the best reward in each area, how many (seed, area) pairs were refined to
+at least 0.9, the evaluations to the first reward, the last fidelity error, wall
+time and training time, and a two-sided Mann-Whitney U test of each encoder
+against a reference encoder (``--reference``, ``paper`` unless told) on coverage
+and fidelity. ``--per-seed`` adds one row per run.
 
 Usage:
     python benchmarks/discovery.py --task maze --budget 20000 --seeds 0 1 2 \\
         --algorithms stax --out runs/encoders20k --set learned_space.encoder=background \\
         --tag background   # and likewise for paper and contrastive
     python benchmarks/encoder_table.py runs/encoders20k/*
+    python benchmarks/encoder_table.py runs/encoders200k/* --reference keypoints --per-seed
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ import yaml
 from scipy.stats import mannwhitneyu
 
 
-def median_iqr(values: list[float]) -> str:
+def median_iqr(values: list[float], form: str = "{:.3f}") -> str:
     values = [v for v in values if v is not None and np.isfinite(v)]
     if not values:
         return "-"
-    q1, q2, q3 = np.percentile(values, [25, 50, 75])
-    return f"{q2:.3f} [{q1:.3f}, {q3:.3f}]"
+    q1, q2, q3 = (form.format(q) for q in np.percentile(values, [25, 50, 75]))
+    return f"{q2} [{q1}, {q3}]"
 
 
 def p_value(a: list[float], b: list[float]) -> str:
@@ -45,6 +48,10 @@ def p_value(a: list[float], b: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument(
+        "--reference", default="paper", help="the encoder the others are tested against"
+    )
+    parser.add_argument("--per-seed", action="store_true", help="also print one row per run")
     args = parser.parse_args()
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for run in args.runs:
@@ -59,12 +66,14 @@ def main() -> None:
         groups[(config["task"], encoder)].append(summary)
     header = (
         "| task | encoder | seeds | areas found | best reward per area | coverage | uniformity "
-        "| fidelity error | wall (s) | training (s) | p coverage | p fidelity |"
+        "| pairs >= 0.9 | first reward (evals) | fidelity error | wall (s) | training (s) "
+        f"| p coverage vs {args.reference} | p fidelity vs {args.reference} |"
     )
     print(header)
-    print("|" + "---|" * 12)
+    print("|" + "---|" * 14)
     for (task, encoder), runs in sorted(groups.items()):
-        paper = groups.get((task, "paper"), [])
+        reference = groups.get((task, args.reference), [])
+        is_reference = encoder == args.reference
         areas = sorted({a for r in runs for a in r["best_reward_per_area"]})
         best = " / ".join(
             median_iqr([r["best_reward_per_area"].get(a) for r in runs]) for a in areas
@@ -78,19 +87,63 @@ def main() -> None:
             best,
             median_iqr([r["coverage"] for r in runs]),
             median_iqr([r["uniformity"] for r in runs]),
+            f"{refined_pairs(runs, areas)} of {len(runs) * len(areas)}",
+            median_iqr([r["evaluations_to_first_reward_overall"] for r in runs], "{:.0f}"),
             median_iqr([r.get("fidelity_error") for r in runs]),
             f"{np.median([r['wall_seconds'] for r in runs]):.0f}",
             f"{np.median([r['training_seconds'] for r in runs]):.0f}",
             "-"
-            if encoder == "paper"
-            else p_value([r["coverage"] for r in runs], [r["coverage"] for r in paper]),
+            if is_reference
+            else p_value([r["coverage"] for r in runs], [r["coverage"] for r in reference]),
             "-"
-            if encoder == "paper"
+            if is_reference
             else p_value(
-                [r.get("fidelity_error") for r in runs], [r.get("fidelity_error") for r in paper]
+                [r.get("fidelity_error") for r in runs],
+                [r.get("fidelity_error") for r in reference],
             ),
         ]
         print("| " + " | ".join(row) + " |")
+    if args.per_seed:
+        print_per_seed(groups)
+
+
+def refined_pairs(runs: list[dict], areas: list[str], threshold: float = 0.9) -> int:
+    """How many (seed, area) pairs reached ``threshold``; an unfound area has not."""
+    return sum(
+        1 for r in runs for a in areas if (r["best_reward_per_area"].get(a) or 0.0) >= threshold
+    )
+
+
+def print_per_seed(groups: dict[tuple[str, str], list[dict]]) -> None:
+    """One row per run: the values the medians above are taken over."""
+    print()
+    print(
+        "| task | encoder | seed | coverage | uniformity | best reward per area "
+        "| first reward (evals) | fidelity error | wall (s) |"
+    )
+    print("|" + "---|" * 9)
+    for (task, encoder), runs in sorted(groups.items()):
+        for r in sorted(runs, key=lambda r: r["seed"]):
+            areas = sorted(r["best_reward_per_area"])
+            best = " / ".join(
+                "-"
+                if r["best_reward_per_area"][a] is None
+                else f"{r['best_reward_per_area'][a]:.3f}"
+                for a in areas
+            )
+            fidelity = r.get("fidelity_error")
+            row = [
+                task,
+                encoder,
+                str(r["seed"]),
+                f"{r['coverage']:.3f}",
+                f"{r['uniformity']:.3f}",
+                best,
+                str(r["evaluations_to_first_reward_overall"]),
+                "-" if fidelity is None else f"{fidelity:.3f}",
+                f"{r['wall_seconds']:.0f}",
+            ]
+            print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":
