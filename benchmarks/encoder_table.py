@@ -88,7 +88,7 @@ def main() -> None:
             median_iqr([r["coverage"] for r in runs]),
             median_iqr([r["uniformity"] for r in runs]),
             f"{refined_pairs(runs, areas)} of {len(runs) * len(areas)}",
-            median_iqr([r["evaluations_to_first_reward_overall"] for r in runs], "{:.0f}"),
+            median_iqr([r.get("evaluations_to_first_reward_overall") for r in runs], "{:.0f}"),
             median_iqr([r.get("fidelity_error") for r in runs]),
             f"{np.median([r['wall_seconds'] for r in runs]):.0f}",
             f"{np.median([r['training_seconds'] for r in runs]):.0f}",
@@ -139,7 +139,7 @@ def print_per_seed(groups: dict[tuple[str, str], list[dict]]) -> None:
                 f"{r['coverage']:.3f}",
                 f"{r['uniformity']:.3f}",
                 best,
-                str(r["evaluations_to_first_reward_overall"]),
+                str(r.get("evaluations_to_first_reward_overall") or "-"),
                 "-" if fidelity is None else f"{fidelity:.3f}",
                 f"{r['wall_seconds']:.0f}",
             ]
