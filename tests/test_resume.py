@@ -245,10 +245,11 @@ def test_a_checkpoint_of_0_1_0_is_refused_in_one_line_and_nothing_changes(tmp_pa
     assert contents() == before
 
 
-def test_a_background_free_encoder_resumes_exactly(tmp_path):
-    """``keypoints`` (a ``background`` space with another network): the learned
-    background and the keypoint network's weights and Adam state are the state."""
-    space = {**BASE.get("learned_space", {}), "encoder": "keypoints"}
+@pytest.mark.parametrize("encoder", ["keypoints", "weighted"])
+def test_an_encoder_that_learns_a_background_resumes_exactly(tmp_path, encoder):
+    """``keypoints`` and ``weighted`` (``background`` spaces with another network or
+    loss): the learned background and the weights and Adam state are the state."""
+    space = {**BASE.get("learned_space", {}), "encoder": encoder}
     # Trainings at 500 and 1,300 evaluations: the crash falls between them, so the
     # second one, after the resume, starts from the restored background and weights.
     changes = {"algorithm": "taxons", "budget": 2000, "learned_space": space}

@@ -7,7 +7,8 @@ agent's frames: ``paper`` is the papers' convolutional autoencoder,
 ``background`` the same over frames minus their static background,
 ``contrastive`` the same trained with a contrastive loss as well,
 ``keypoints`` the image positions of spatial-softmax keypoints on the
-background-free frame.
+background-free frame, ``weighted`` the paper's trained on an error that gives
+the pixels differing from the background half of each frame's weight.
 
 A learned space's factory is called as
 ``factory(n_frames=S, config=<the learned_space section>, seed=run seed)``; the
@@ -48,6 +49,12 @@ BEHAVIOR_SPACES.register(
     "contrastive",
     "serendip.behavior.contrastive:ContrastiveSpace",
     summary="the paper's autoencoder trained on NT-Xent over translated views plus its MSE",
+    learned=True,
+)
+BEHAVIOR_SPACES.register(
+    "weighted",
+    "serendip.behavior.weighted:WeightedSpace",
+    summary="the paper's autoencoder on an error balanced between foreground and background",
     learned=True,
 )
 
