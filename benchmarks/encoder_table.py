@@ -7,7 +7,9 @@ found, the best reward in each area, how many (seed, area) pairs were refined to
 at least 0.9, the evaluations to the first reward, the last fidelity error, wall
 time and training time, and a two-sided Mann-Whitney U test of each encoder
 against a reference encoder (``--reference``, ``paper`` unless told) on coverage
-and fidelity. ``--per-seed`` adds one row per run.
+and fidelity. ``--per-seed`` adds one row per run. Runs with another number of
+frames per episode than the default, or another survivor selection, are their
+own group (``paper S=1``, ``paper selection=novelty``).
 
 Usage:
     python benchmarks/discovery.py --task maze --budget 20000 --seeds 0 1 2 \\
@@ -27,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 from scipy.stats import mannwhitneyu
+
+from serendip.experiment.config import DEFAULT_LEARNED_FRAMES
 
 
 def median_iqr(values: list[float], form: str = "{:.3f}") -> str:
@@ -63,6 +67,12 @@ def main() -> None:
         lines = trainings.read_text().splitlines() if trainings.exists() else []
         summary["training_seconds"] = sum(json.loads(line)["seconds"] for line in lines)
         encoder = config.get("learned_space", {}).get("encoder", "paper")
+        frames = config.get("frames")
+        if frames not in (None, DEFAULT_LEARNED_FRAMES):  # another S is another space
+            encoder = f"{encoder} S={frames}"
+        selection = config.get("novelty_search", {}).get("selection")
+        if selection is not None:  # survivors chosen otherwise than the algorithm's way
+            encoder = f"{encoder} selection={selection}"
         groups[(config["task"], encoder)].append(summary)
     header = (
         "| task | encoder | seeds | areas found | best reward per area | coverage | uniformity "
