@@ -7,6 +7,7 @@ from serendip.behavior import BEHAVIOR_SPACES, make_learned_space
 from serendip.behavior.background import BackgroundSpace
 from serendip.behavior.keypoints import KeypointSpace
 from serendip.behavior.training import AutoencoderConfig
+from serendip.behavior.weighted import WeightedSpace
 
 CONFIG = AutoencoderConfig(latent_size=4, max_epochs=2, threads=1, encoder="background")
 
@@ -34,8 +35,9 @@ def test_it_is_registered_and_learns_the_static_background():
     assert (seen.reshape(len(seen), -1) > 0).sum(axis=1).max() <= 6 * 6 * 3
 
 
-# keypoints is a background space with another network: the same checks hold.
-SPACES = pytest.mark.parametrize("space_class", [BackgroundSpace, KeypointSpace])
+# keypoints and weighted are background spaces with another network or loss: the
+# same checks hold.
+SPACES = pytest.mark.parametrize("space_class", [BackgroundSpace, KeypointSpace, WeightedSpace])
 
 
 @SPACES
@@ -63,6 +65,7 @@ def test_state_round_trip_keeps_the_background_and_continues_identically(space_c
     restored.load_state_dict(arrays, data)
     np.testing.assert_array_equal(restored.background, original.background)
     np.testing.assert_array_equal(restored.encode(frames), original.encode(frames))
+    np.testing.assert_array_equal(restored.surprise(frames), original.surprise(frames))
     more, _ = scene(200, seed=1)
     original.train(more, rng=np.random.default_rng(5))
     restored.train(more, rng=np.random.default_rng(5))
