@@ -105,6 +105,22 @@ def test_a_crash_loses_at_most_one_chunk(tmp_path):
     assert 2950 - data["loop"]["evaluations"] <= 500
 
 
+def test_share_one_takes_every_due_checkpoint_however_slow_the_disk(tmp_path, monkeypatch):
+    """``checkpoint_share: 1`` means every due checkpoint, even when each costs more than the run."""
+    save = checkpoint.CheckpointWriter.save
+
+    def slow_save(self, *args, **kwargs):
+        time.sleep(0.3)  # a disk far slower than 500 evaluations of the point task
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.CheckpointWriter, "save", slow_save)
+    out = tmp_path / "run"
+    with pytest.raises(Crash):
+        serendip.run(config(out, algorithm="ns"), progress=False, on_batch=crash_at(2950))
+    _, data, _ = load_checkpoint(out)
+    assert 2950 - data["loop"]["evaluations"] <= 500
+
+
 def test_damaged_checkpoints_are_reported_and_the_previous_one_is_used(reference, tmp_path):
     out = tmp_path / "run"
     with pytest.raises(Crash):
