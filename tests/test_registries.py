@@ -141,6 +141,48 @@ def test_a_registered_algorithm_and_space_run_through_run_and_search(registered,
     assert search.archive("population").descriptors.shape[1] == 3
 
 
+class FinalObservation(MeanColour):
+    """A toy fixed space that reads no frame at all: the last observation."""
+
+    needs_frames = False
+
+    def __init__(self, *, n_frames: int, config: Any, seed: int) -> None:
+        self.descriptor_size = 2  # the point task's observation
+        self.trainings = 0
+
+    def train(self, frames, rng):
+        self.trainings += 1
+
+    def describe(self, batch):
+        return np.asarray(batch.final_observations, dtype=np.float64)
+
+    def encode(self, frames):
+        raise AssertionError("a space that never changes is never asked to encode")
+
+
+def test_a_fixed_space_without_frames_runs_stax_through_its_trainings(tmp_path):
+    serendip.register_behavior_space("final-observation", FinalObservation, summary="toy")
+    try:
+        config = serendip.RunConfig.from_dict(
+            {
+                "task": "point",
+                "algorithm": "stax",
+                "budget": 1500,
+                "out": str(tmp_path / "run"),
+                "novelty_search": {"selection": "novelty"},  # the space has no surprise
+                "exploitation": {"chunk_size": 200},
+                "learned_space": {"encoder": "final-observation"},
+            }
+        )
+        result = serendip.run(config, progress=False)
+    finally:
+        serendip.behavior.BEHAVIOR_SPACES.unregister("final-observation")
+    assert result.summary["evaluations"] == 1500
+    assert result.algorithm.space.trainings >= 2  # trainings were due (chunks 1, 3): no encode
+    archive = serendip.load_run(result.path).archive("novelty_archive")
+    assert archive.descriptors.shape[1] == 2
+
+
 def test_surprise_on_a_space_without_it_is_a_config_error(registered, tmp_path):
     bad = [
         (

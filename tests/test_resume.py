@@ -106,7 +106,7 @@ def test_a_crash_loses_at_most_one_chunk(tmp_path):
 
 
 def test_share_one_takes_every_due_checkpoint_however_slow_the_disk(tmp_path, monkeypatch):
-    """``checkpoint_share: 1`` means every due checkpoint, even when each costs more than the run."""
+    """``checkpoint_share: 1`` takes every due checkpoint, even ones slower than the run."""
     save = checkpoint.CheckpointWriter.save
 
     def slow_save(self, *args, **kwargs):

@@ -188,17 +188,24 @@ class ExploreExploit(Algorithm):
 
     # --- training the behavior space ---------------------------------------------------
     def _train(self) -> None:
-        """Train on the frames of every stored agent (once each), then describe all again."""
+        """Train on the frames of every stored agent (once each), then describe all again.
+
+        Only a space whose descriptors changed (its ``version``) is asked to describe
+        the stored agents again: a fixed space (a hand-designed one registered as a
+        learned space) need not encode frames at all.
+        """
         stored = Agents.concat(*self._stored_parts())
         _, first = np.unique(stored.indices, return_index=True)
+        version = self.space.version
         report = self.space.train(stored.frames[np.sort(first)], rng=self.training_rng)
-        self.exploration.reencode()
-        if len(self.reward_archive):
-            self.reward_archive.set_descriptors(
-                self.space.encode(self.reward_archive.agents.frames)
-            )
-        if self.exploitation is not None:
-            self.exploitation.reencode(self.space.encode)
+        if self.space.version != version:
+            self.exploration.reencode()
+            if len(self.reward_archive):
+                self.reward_archive.set_descriptors(
+                    self.space.encode(self.reward_archive.agents.frames)
+                )
+            if self.exploitation is not None:
+                self.exploitation.reencode(self.space.encode)
         if report is not None and hasattr(report, "fidelity_error"):
             report.fidelity_error = self._fidelity(report)
         if report is not None:

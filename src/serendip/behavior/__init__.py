@@ -69,7 +69,10 @@ def register_behavior_space(
     """Add a learned behavior space, selected by ``learned_space.encoder: NAME``.
 
     ``factory(n_frames=S, config=AutoencoderConfig, seed=int)`` returns an object
-    following :class:`BehaviorSpace` (``needs_frames`` true).
+    following :class:`BehaviorSpace`. A space that learns from frames sets
+    ``needs_frames`` and bumps ``version`` at each training; a fixed space (one
+    that reads ``final_observations``, say) may do neither, and is then never
+    asked to ``encode`` stored frames.
     """
     BEHAVIOR_SPACES.register(name, factory, summary=summary, replace=replace, learned=True)
 
