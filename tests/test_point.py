@@ -122,12 +122,14 @@ def test_evaluation_is_deterministic_and_renders_the_point():
 
 def test_stax_on_the_point_task_finds_rewards_and_exploits_them(tmp_path):
     # Run twice, a STAX run is identical: tests/test_stax.py and the regression digests.
+    # A seed under which the default space finds a reward within the budget, so that
+    # emitters run (with `weighted`, 5 of seeds 0-5 do; seed 3 is the one that does not).
     config = serendip.RunConfig.from_dict(
         {
             "task": "point",
             "algorithm": "stax",
             "budget": 6000,
-            "seed": 3,
+            "seed": 1,
             "frames": 1,
             "metrics_every": 1000,
             "learned_space": {"max_epochs": 3, "max_training_frames": 300, "threads": 1},

@@ -8,7 +8,8 @@ agent's frames: ``paper`` is the papers' convolutional autoencoder,
 ``contrastive`` the same trained with a contrastive loss as well,
 ``keypoints`` the image positions of spatial-softmax keypoints on the
 background-free frame, ``weighted`` the paper's trained on an error that gives
-the pixels differing from the background half of each frame's weight.
+the pixels differing from the background half of each frame's weight (the
+default: the best of them on the arm, curling and the maze, ``docs/results.md``).
 
 A learned space's factory is called as
 ``factory(n_frames=S, config=<the learned_space section>, seed=run seed)``; the

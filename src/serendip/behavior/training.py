@@ -67,8 +67,11 @@ class AutoencoderConfig:
         threads: torch intra-op threads to set when a space is built; ``None``
             leaves torch's default. Results are bit-identical only for a fixed
             thread count.
-        encoder: the learned behavior space, by registered name (``paper``: the
-            papers' convolutional autoencoder).
+        encoder: the learned behavior space, by registered name. The default,
+            ``weighted``, is the papers' convolutional autoencoder trained on a
+            foreground-balanced error (the best of the five spaces on the arm,
+            curling and the maze, ``docs/results.md``); ``paper`` is the papers'
+            own, for reproductions.
         inference: how frames go through the network outside training:
             ``eager`` (the reference, bit for bit the published tables) or
             ``compiled`` (``torch.compile``: faster, the same network rounded
@@ -85,7 +88,7 @@ class AutoencoderConfig:
     max_training_frames: int | None = 1000
     reinitialise: bool = False
     threads: int | None = None
-    encoder: str = "paper"
+    encoder: str = "weighted"
     inference: str = "eager"
 
     def __post_init__(self) -> None:
