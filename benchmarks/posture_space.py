@@ -24,25 +24,24 @@ Not part of the library: load it as a plugin (the ``benchmarks`` folder on
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from serendip.behavior import register_behavior_space
+from serendip.behavior.base import GroundTruthSpace
 from serendip.tasks.arm import N_JOINTS, forward_kinematics
 
 
-class PostureSpace:
-    """The arm's final joint positions ``(N, 42)`` as descriptors: fixed, stateless, no frames."""
+class PostureSpace(GroundTruthSpace):
+    """The arm's final joint positions ``(N, 42)`` as descriptors: fixed, stateless, no frames.
 
-    needs_frames = False
-    measures_surprise = False
-    version = 0
-    descriptor_size = 2 * (N_JOINTS + 1)
+    Everything but :meth:`describe` is the ground-truth space's no-op contract.
+    """
 
     def __init__(self, *, n_frames: int = 0, config: Any = None, seed: int = 0) -> None:
         del n_frames, config, seed  # nothing to learn, nothing random
+        super().__init__(descriptor_size=2 * (N_JOINTS + 1))
 
     def describe(self, batch: Any) -> np.ndarray:
         angles = np.asarray(batch.final_observations, dtype=np.float64) * math.pi
@@ -52,27 +51,6 @@ class PostureSpace:
         for row, pose in zip(angles, out, strict=True):
             forward_kinematics(np.ascontiguousarray(row), pose)
         return out.reshape(len(angles), -1)
-
-    def encode(self, frames: np.ndarray) -> np.ndarray:
-        raise TypeError("the posture space describes evaluated batches, not frames")
-
-    def train(self, frames: np.ndarray, rng: np.random.Generator) -> None:
-        return None
-
-    def state_dict(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        return {}, {}
-
-    def load_state_dict(self, arrays: dict[str, np.ndarray], data: dict[str, Any]) -> None:
-        return None
-
-    def save_artifacts(self, run_dir: Path, *, evaluations: int) -> None:
-        return None
-
-    def restore_artifacts(self, run_dir: Path) -> None:
-        return None
-
-    def status(self) -> dict[str, float | int]:
-        return {}
 
 
 register_behavior_space(
