@@ -7,21 +7,30 @@ evaluation log, every archive, the emitter log) and per field of the training
 reports, so a later version may add columns without breaking the comparison,
 but no recorded value may change by a single bit.
 
-Digests hold on one machine and backend (float arithmetic of NumPy, numba and
-torch may round differently on another CPU); learned-space runs use one torch
-thread. They were recorded on an x86-64 CPU with AVX2 and no AVX-512 (AMD EPYC);
-on a CPU with AVX-512 the runs' processes are pinned to the AVX2 kernels
-(:func:`kernel_environment`), which give the recorded bits. The ``+weighted``
-cases were recorded later on such an AVX-512 EPYC, pinned the same way
-(``python tests/regression_runs.py --missing`` records only cases without a
-digest). Re-record only for a change that is meant to alter results, and say so.
+Bits are a CPU's: float arithmetic of NumPy, numba and torch may round
+differently on another CPU (learned-space runs use one torch thread). The
+digests were recorded on an x86-64 CPU with AVX2 and no AVX-512 (AMD EPYC); on a
+CPU with AVX-512 the runs' processes are pinned to the AVX2 kernels
+(:func:`kernel_environment`), which give the recorded bits on an AVX-512 AMD
+EPYC but not on every CPU (an Intel Xeon with AVX512-FP16 differs in every
+learned-space case). So a case whose digests differ here is run again with the
+*reference source*, the source of the commit that last wrote the digests file
+(:func:`reference_commit`, taken from the clone's history with ``git archive``),
+on this machine, with the dependencies installed here: if the reference source
+gives this machine's digests too, the difference is the CPU's, not the code's;
+if it does not, the code changed a result. Re-record (``python
+tests/regression_runs.py``, or ``--missing`` for new cases only) only for a
+change that is meant to alter results, in the same commit as that change, and
+say so: that commit then becomes the reference.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -172,32 +181,106 @@ def run_digests(run_dir: Path) -> dict[str, dict[str, str]]:
     return digests
 
 
-def run_case(case: str, root: str) -> dict[str, dict[str, str]]:
-    """Run one case under ``root`` and return its digests."""
+def _prefer_source(source: str) -> None:
+    """A pool worker's initializer: import ``serendip`` from ``source`` (a ``src`` folder)."""
+    sys.path.insert(0, source)
+
+
+def run_case(case: str, root: str) -> tuple[dict[str, dict[str, str]], str]:
+    """Run one case under ``root``: its digests, and the folder serendip was imported from."""
     import serendip
 
     out = Path(root) / case.replace("/", "-")
     serendip.run(serendip.RunConfig.from_dict(case_config(case, out)), progress=False)
-    return run_digests(out)
+    return run_digests(out), str(Path(serendip.__file__).resolve().parent)
 
 
-def run_all(root: str, names: list[str]) -> dict[str, dict[str, dict[str, str]]]:
+def run_all(
+    root: str, names: list[str], source: Path | None = None
+) -> dict[str, dict[str, dict[str, str]]]:
     """Digests of ``names``, two runs at a time in spawned processes (one per core here).
 
     The processes start with :func:`kernel_environment`'s variables, read by each
-    library when it loads.
+    library when it loads, and import serendip from ``source`` (a ``src`` folder)
+    when it is given, else from the installed package.
+
+    Raises:
+        RuntimeError: a run given ``source`` imported serendip from elsewhere.
     """
     import multiprocessing
     from functools import partial
 
     from serendip.evaluation.processes import child_environment
 
+    pool_options = {}
+    if source is not None:
+        pool_options = {"initializer": _prefer_source, "initargs": (str(source),)}
     with (
         child_environment(kernel_environment()),
-        multiprocessing.get_context("spawn").Pool(2) as pool,
+        multiprocessing.get_context("spawn").Pool(2, **pool_options) as pool,
     ):
         results = pool.map(partial(run_case, root=root), names, chunksize=1)
-    return dict(zip(names, results, strict=True))
+    if source is not None:
+        wanted = Path(source).resolve() / "serendip"
+        strays = {folder for _, folder in results if Path(folder) != wanted}
+        if strays:
+            raise RuntimeError(f"runs meant to use {wanted} imported serendip from {strays}")
+    return {name: digests for name, (digests, _) in zip(names, results, strict=True)}
+
+
+def changed_columns(
+    recorded: dict[str, dict[str, dict[str, str]]], now: dict[str, dict[str, dict[str, str]]]
+) -> dict[str, list[str]]:
+    """Per case, the recorded ``table.column`` entries whose digest ``now`` does not give."""
+    changed: dict[str, list[str]] = {}
+    for case, tables in recorded.items():
+        for table, columns in tables.items():
+            for column, digest in columns.items():
+                if now.get(case, {}).get(table, {}).get(column) != digest:
+                    changed.setdefault(case, []).append(f"{table}.{column}")
+    return changed
+
+
+def reference_commit(repo: Path) -> tuple[str | None, str]:
+    """The commit that last wrote the digests file, or None and why it cannot be known.
+
+    A commit that changes results re-records the digests in the same commit, so
+    this commit's source gives every recorded digest on the CPU it was recorded on
+    and, on any other CPU, whatever that CPU makes of the same code. Unknown in a
+    shallow clone (its oldest commit would pass for the one that wrote the file),
+    outside a git clone, and while the digests file has uncommitted changes.
+    """
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        if git("rev-parse", "--is-shallow-repository") == "true":
+            return None, "this is a shallow clone (git fetch --unshallow gives the history)"
+        if git("status", "--porcelain", "--", str(DIGESTS)):
+            return None, f"{DIGESTS.name} has uncommitted changes"
+        found = git("log", "-1", "--format=%H", "--", str(DIGESTS))
+    except (OSError, subprocess.CalledProcessError) as error:
+        return None, f"no git history to read ({error})"
+    return (found, "") if found else (None, f"no commit holds {DIGESTS.name}")
+
+
+def extract_source(repo: Path, commit: str, dest: Path) -> Path:
+    """Write ``commit``'s ``src`` folder under ``dest`` (``git archive``) and return it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = dest / "source.tar"
+    with archive.open("wb") as out:
+        subprocess.run(
+            ["git", "-C", str(repo), "archive", "--format=tar", commit, "src"],
+            stdout=out,
+            check=True,
+        )
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    archive.unlink()
+    return dest / "src"
 
 
 def main() -> None:
