@@ -2,14 +2,16 @@
 
 Each case damages or edits an interrupted run the way a user or a crash could,
 then checks that serendip either continues exactly or stops with one line and
-changes nothing on disk. Runs are novelty search on the point task with a tiny
-budget and log parts of 500 rows, so the log has parts on disk before the end.
+changes nothing on disk. Runs are novelty search on the point task (one on
+CartPole) with a tiny budget and log parts of 500 rows, so the log has parts on
+disk before the end. Real signals sent to a run process: ``test_signals.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -94,7 +96,8 @@ def interrupted(out: Path, at: int = 1700, **changes) -> Path:
 
 
 def same_log(a: Path, b: Path) -> None:
-    pd.testing.assert_frame_equal(read_evaluations(a), read_evaluations(b))
+    """The same evaluation log, bit for bit (no float tolerance), and the same summary."""
+    pd.testing.assert_frame_equal(read_evaluations(a), read_evaluations(b), check_exact=True)
     timing = {"wall_seconds", "evaluations_per_second"}
     first = json.loads((a / "summary.json").read_text())
     second = json.loads((b / "summary.json").read_text())
@@ -239,6 +242,23 @@ def test_a_checkpoint_missing_a_key_falls_back_to_the_previous_one(uninterrupted
         serendip.resume(out, progress=False)
     same_log(uninterrupted, out)
     assert list((out / "discarded").rglob(newest.name))  # kept, moved aside
+
+
+def test_a_log_that_does_not_hold_the_checkpoints_evaluations_is_refused(tmp_path, capsys):
+    """A checkpoint that claims more evaluations than its log parts (and buffer) hold:
+    one line, exit 1, nothing changed."""
+    out = interrupted(tmp_path / "run", at=1700)
+    newest = checkpoint_files(out)[-1]
+    data = json.loads(newest.read_text())
+    done = data["loop"]["evaluations"]
+    data["loop"]["evaluations"] = done + 200  # the state names no checksum of itself
+    newest.write_text(json.dumps(data))
+    before = contents(out)
+    code, err = resume_cli(out, capsys)
+    assert code == 1, err
+    assert f"but the checkpoint was taken after {done + 200:,} evaluations" in err
+    assert err.count("\n") == 1
+    assert contents(out) == before
 
 
 # --- training that diverges -----------------------------------------------------------
@@ -524,6 +544,68 @@ def test_compare_does_not_walk_the_file_system(tmp_path, capsys):
         assert code == 2 and err.count("\n") == 1, err
 
 
+# --- the default checkpoint policy -----------------------------------------------------
+
+
+class VirtualClock:
+    """Stands for ``time`` in the run loop: a second passes per batch, and ``cost``
+    seconds per checkpoint (a slow disk), whatever the machine's speed."""
+
+    def __init__(self, cost: float) -> None:
+        self.now, self.cost = 0.0, cost
+        self.taken: list[tuple[int, float]] = []
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def on_batch(self, done: int, algorithm) -> None:
+        self.now += 1.0
+
+
+def test_the_default_checkpoint_policy_skips_due_checkpoints_and_bounds_the_loss(
+    tmp_path, monkeypatch
+):
+    """``checkpoint_share: 0.02`` (the default) with checkpoints of 0.2 s and batches of
+    1 s (200 evaluations), one due after every batch: the first due one is taken; the
+    k-th (k >= 2) once k of them fit in 2 % of the session, at k x 0.2 / 0.02 = 10k
+    seconds. The work between two is thus at most 50 x a checkpoint's cost (10 s),
+    except between the first and the second: up to 100 x (20 s), less the first
+    one's time. (A real SIGKILL under this policy: test_signals.py.)"""
+    from serendip.experiment import checkpoint
+
+    runner_module = sys.modules["serendip.experiment.runner"]
+    clock = VirtualClock(cost=0.2)
+    monkeypatch.setattr(runner_module, "time", clock)
+    save = checkpoint.CheckpointWriter.save
+
+    def slow_save(self, evaluations, *args, **kwargs):
+        clock.now += clock.cost
+        clock.taken.append((evaluations, round(clock.now, 6)))
+        return save(self, evaluations, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.CheckpointWriter, "save", slow_save)
+    values = {**BASE, "budget": 7000, "checkpoint_every": 200, "out": str(tmp_path / "run")}
+    values["exploitation"] = {"chunk_size": 200}  # a checkpoint may come after any batch
+    del values["checkpoint_share"]  # the default
+    config = serendip.RunConfig.from_dict(values)
+    assert config.checkpoint_share == 0.02
+    serendip.run(config, progress=False, on_batch=clock.on_batch)
+    # Batches end at 100, 300, 500, ... evaluations (the first is the population's),
+    # at 1, 2, 3, ... s; a checkpoint is due after each from 300 on.
+    taken = [evaluations for evaluations, _ in clock.taken]
+    assert taken == [300, 3900, 5900, 7000]  # 7,000: the end of the run, always taken
+    due = list(range(300, 7000, 200))
+    skipped = sorted(set(due) - set(taken))
+    assert skipped == [*range(500, 3900, 200), *range(4100, 5900, 200), *range(6100, 7000, 200)]
+    # The loss bound: the work (seconds) from one checkpoint to the next.
+    times = [at for _, at in clock.taken[:-1]]  # the one at the end closes no gap
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    every = 1.0  # checkpoint_every = 200 evaluations: one batch
+    assert gaps[0] <= max(every, 100 * clock.cost)  # the first to the second
+    assert all(gap <= max(every, 50 * clock.cost) + 1.0 for gap in gaps[1:])  # + a batch
+    assert max(gaps[1:]) > 50 * clock.cost - 1.0  # the bound is reached, not loose
+
+
 # --- environments that hang -------------------------------------------------------------
 
 
@@ -573,7 +655,81 @@ def test_a_batch_that_hangs_stops_the_run_in_one_line_and_resume_continues_exact
         serendip.resume(out, progress=False)
     reference = read_evaluations(uninterrupted)
     resumed = read_evaluations(out)
-    pd.testing.assert_frame_equal(reference, resumed)  # the task is the point task
+    pd.testing.assert_frame_equal(reference, resumed, check_exact=True)  # the point task's
+
+
+class SlowPoint(PointTask):
+    """The point task, but its batches from evaluation 1,500 to 1,900 take 0.5 s each."""
+
+    spec = dataclasses.replace(PointTask.spec, name="slow-point", summary="a slow point task")
+
+    def evaluate(self, genomes, *, episode_seeds=None):
+        if episode_seeds is not None and 1500 <= (episode_seeds % 2**32).max() < 1900:
+            time.sleep(0.5)  # slow, not stuck: it ends, given the time
+        return super().evaluate(genomes, episode_seeds=episode_seeds)
+
+
+@pytest.mark.parametrize("timeout", [5, 0])
+def test_a_run_stopped_by_its_timeout_resumes_with_a_longer_one_exactly(
+    uninterrupted, tmp_path, capsys, timeout
+):
+    """evaluation.timeout changes no result: raised (or 0, none) in config.yaml, the run
+    resumes, ends as the uninterrupted run, and the change is recorded."""
+    serendip.register_task("slow-point", SlowPoint, replace=True)
+    try:
+        out = tmp_path / "run"
+        config_file = _write(
+            tmp_path / "c.json",
+            json.dumps({**BASE, "task": "slow-point", "evaluation": {"timeout": 0.2}}),
+        )
+        code = main(["run", "--config", config_file, "--out", str(out), "--quiet"])
+        err = capsys.readouterr().err
+        assert code == 1 and "evaluation.timeout = 0.2 s" in err, err
+        checkpointed = json.loads(checkpoint_files(out)[-1].read_text())["loop"]["evaluations"]
+        config_yaml = out / "config.yaml"
+        text = config_yaml.read_text()
+        assert "timeout: 0.2" in text
+        config_yaml.write_text(text.replace("timeout: 0.2", f"timeout: {timeout}"))
+        code, err = resume_cli(out, capsys)
+        assert code == 0, err
+    finally:
+        TASKS.unregister("slow-point")
+    pd.testing.assert_frame_equal(
+        read_evaluations(uninterrupted), read_evaluations(out), check_exact=True
+    )
+    record = json.loads((out / "resumes.jsonl").read_text())
+    assert record == {
+        "evaluations": checkpointed,
+        "time": record["time"],
+        "changed": {"evaluation.timeout": [0.2, timeout]},
+    }
+
+
+def test_env_processes_may_change_on_resume_and_the_run_ends_exactly(tmp_path):
+    """A gym run resumed with its episodes stepped in 2 worker processes instead of in
+    its own process ends as the run never interrupted, bit for bit."""
+    pytest.importorskip("gymnasium")
+    changes = {
+        "task": "gym:CartPole-v1",
+        "task_options": {"max_episode_steps": 50},  # short episodes: a fast test
+        "budget": 1000,
+        "checkpoint_every": 400,
+        "novelty_search": {"population_size": 50},  # batches of 100 episodes
+        "exploitation": {"chunk_size": 200},  # checkpoints between chunks
+        "env_processes": 1,
+    }
+    reference = serendip.run(make_config(tmp_path / "ref", **changes), progress=False).path
+    out = interrupted(tmp_path / "run", at=700, **changes)
+    assert checkpoint_files(out)
+    config_yaml = out / "config.yaml"
+    text = config_yaml.read_text()
+    assert "env_processes: 1" in text
+    config_yaml.write_text(text.replace("env_processes: 1", "env_processes: 2"))
+    with pytest.warns(RuntimeWarning):  # the log part written after the checkpoint
+        serendip.resume(out, progress=False)
+    same_log(reference, out)
+    record = json.loads((out / "resumes.jsonl").read_text())
+    assert record["changed"] == {"env_processes": [1, 2]}
 
 
 def test_the_timeout_is_automatic_for_user_and_gym_tasks_only(stuck_task):

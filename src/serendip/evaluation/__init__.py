@@ -142,14 +142,32 @@ class TimeLimited:
         return value
 
     def close(self) -> None:
-        """Stop the helper thread and close the backend, unless a batch is stuck in them."""
+        """Stop the helper thread and close the backend; a batch still running is abandoned.
+
+        The helper thread of an abandoned batch stays (it may be stuck in the task);
+        the backend's worker processes, if any, are stopped at once, so that none
+        is still evaluating, or started again, while the process exits.
+        """
         if self.busy:
+            abort = getattr(self.inner, "abort", None)
+            if abort is not None:
+                abort()
             return
         if self._thread is not None:
             self._jobs.put(None)
             self._thread.join(timeout=5)
             self._thread = None
         self.inner.close()
+
+    def abort(self) -> None:
+        """Stop at once (after a second Ctrl-C): as :meth:`close`, without waiting for workers."""
+        if self.busy:
+            self.close()
+            return
+        abort = getattr(self.inner, "abort", None)
+        if abort is not None:
+            abort()
+        self.close()
 
 
 class Evaluator(Protocol):
@@ -209,6 +227,12 @@ class InProcess:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+
+    def abort(self) -> None:
+        """Kill the worker processes, if any, without waiting for the batch they hold."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.abort()
 
 
 def make_evaluator(config: Any, task: Task) -> Evaluator:

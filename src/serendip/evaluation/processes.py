@@ -155,6 +155,7 @@ class ProcessPool:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.threads = int(threads or threads_per_worker(self.workers))
         self.restarts = 0  # dead workers replaced so far
+        self.aborted = False  # set by abort(): a worker's death is then no reason to restart
         self._context = multiprocessing.get_context("spawn")
         self._payload = dump_task(task)
         self._processes: list[Any] = []
@@ -193,7 +194,7 @@ class ProcessPool:
 
     def evaluate(self, genomes: np.ndarray, *, episode_seeds: np.ndarray) -> EvaluationBatch:
         """Evaluate ``genomes`` (one episode each, seeded by ``episode_seeds``)."""
-        if not self._connections:
+        if self.aborted or not self._connections:
             raise EvaluationError("the process pool is closed")
         genomes = np.asarray(genomes)
         seeds = np.asarray(episode_seeds)
@@ -212,6 +213,8 @@ class ProcessPool:
                     reply = self._connections[index].recv()
                     break
                 except (EOFError, OSError):
+                    if self.aborted:  # killed by abort(): nobody waits for this batch
+                        raise EvaluationError("the evaluation workers were stopped") from None
                     # The worker died mid-share: a fresh one evaluates the share again.
                     restarts += 1
                     if restarts > MAX_RESTARTS:
@@ -254,6 +257,21 @@ class ProcessPool:
             with contextlib.suppress(OSError):
                 conn.close()
         self._processes, self._connections = [], []
+
+    def abort(self) -> None:
+        """Kill every worker now, even mid-share (a second Ctrl-C; an abandoned batch).
+
+        A thread still waiting in :meth:`evaluate` then gets an
+        :class:`EvaluationError` instead of starting workers again. The pipes are
+        left to that thread (closing them under it could block it); they go with
+        the pool.
+        """
+        self.aborted = True
+        for process in self._processes:
+            if process.is_alive():
+                process.kill()
+        for process in self._processes:
+            process.join(timeout=5)
 
     def __enter__(self) -> ProcessPool:
         return self

@@ -8,8 +8,9 @@ writing anything:
 * the config: ``config.yaml`` against the copy the checkpoint holds. A change a
   run's results depend on (task, algorithm, seed, any search parameter, a
   budget below the evaluations done) is refused, naming the field; a change
-  they do not depend on (a higher budget, checkpoint and metric intervals, the
-  evaluation backend and its options, TensorBoard) is accepted and recorded in
+  they do not depend on (a higher budget, checkpoint and metric intervals and
+  checkpoint share, the evaluation backend, its options and timeout,
+  ``env_processes``, TensorBoard) is accepted and recorded in
   ``RUN_DIR/resumes.jsonl``;
 * the evaluation log: the parts the checkpoint covers, each against the
   checksum in the log's manifest, and their rows against the checkpoint's count.
@@ -55,15 +56,21 @@ DISCARDED = "discarded"
 RESUMES_LOG = "resumes.jsonl"
 
 # Config fields a run's results do not depend on: they may change between sessions.
+# Where and in how many processes a batch is evaluated (backend, workers,
+# env_processes) does not change what it gives (each episode has its own seed), and
+# a batch that ends within evaluation.timeout gives what it would without one.
+# (learned_space.threads and .inference are not free: they round the network differently.)
 FREE_FIELDS = (
     "out",
     "backend",
+    "env_processes",
     "metrics_every",
     "checkpoint_every",
     "checkpoint_share",
     "tensorboard",
     "evaluation.workers",
     "evaluation.ray_address",
+    "evaluation.timeout",
 )
 LOOP_KEYS = ("evaluations", "batches", "log_parts", "wall_seconds")
 ADDED_FIELDS = {"episode_seeds": LEGACY_EPISODE_SEEDS}

@@ -50,7 +50,7 @@ from serendip.experiment.run_directory import (
 from serendip.experiment.search import Search
 from serendip.experiment.storage import agents_table, write_json, write_table, write_text
 from serendip.experiment.tensorboard import Scalars
-from serendip.metrics import LiveMetrics, metric_curves, summary_metrics
+from serendip.metrics import LiveMetrics, grid_cell_count, metric_curves, summary_metrics
 from serendip.tasks import EpisodeSuccess, ReturnThreshold, Task, TaskError, TaskSpec, make_task
 
 
@@ -154,8 +154,11 @@ def check_costs(config: RunConfig, spec: TaskSpec, n_frames: int) -> None:
 
     Frames per episode are at most the horizon (a frame is taken after a step),
     and the largest batch of agents the run evaluates at once (genomes, frames)
-    must fit in :data:`MEMORY_SHARE` of the machine's memory.
+    must fit in :data:`MEMORY_SHARE` of the machine's memory. The task's metrics
+    grid is at most :data:`~serendip.archives.grid.MAX_GRID_CELLS` cells (a user
+    task's ``grid_shape`` included).
     """
+    grid_cell_count(spec)
     if n_frames > spec.horizon:
         raise ConfigError(
             "frames",
@@ -211,7 +214,9 @@ def run(
     """Run ``config`` to the end of its budget and write its run directory.
 
     The run checkpoints at chunk boundaries (``config.checkpoint_every``) and, on
-    Ctrl-C or SIGTERM, at the end of the batch in flight; :func:`resume` continues it.
+    Ctrl-C or SIGTERM, at the end of the batch in flight (waiting for it at most
+    :data:`STOP_WAIT_SECONDS`; then, or at a second signal, it stops at once, its last
+    checkpoint as it was); :func:`resume` continues it.
 
     Args:
         config: a validated config.
@@ -224,6 +229,7 @@ def run(
 
     Raises:
         RunInterrupted: Ctrl-C or SIGTERM; the run is checkpointed (a KeyboardInterrupt).
+        KeyboardInterrupt: stopped at once (a second signal, or the wait ran out).
     """
     # Build first: a task or algorithm that cannot be built leaves no run directory.
     spec, task, algorithm = build(config, task)
@@ -306,33 +312,79 @@ class RunInterrupted(KeyboardInterrupt):
         self.path = path
 
 
+STOP_WAIT_SECONDS = 30.0
+"""After a first Ctrl-C or SIGTERM, how long the batch in flight may still take before
+the run stops at once, as at a second one (the work since the last checkpoint is lost)."""
+
+
 class _Stop:
-    """Turns SIGINT/SIGTERM into a flag read between batches (the main thread only)."""
+    """Turns SIGINT/SIGTERM into a flag read between batches (the main thread only).
+
+    The first signal is acknowledged at once and sets the flag: the run checkpoints
+    at the end of the batch in flight and stops. That batch gets at most
+    :data:`STOP_WAIT_SECONDS` (an interval timer, ``SIGALRM``); a batch still running
+    then, or a second signal, stops the run at once: a ``KeyboardInterrupt`` in the
+    main thread, which leaves the last checkpoint as it was. Signals after that are
+    ignored while the run cleans up, so that the clean-up itself is not interrupted.
+    """
 
     def __init__(self) -> None:
         self.requested = False
+        self.stopping = False
         self._previous: dict[int, Any] = {}
+        self._timer = hasattr(signal, "setitimer")
 
     def __enter__(self) -> _Stop:
         if threading.current_thread() is threading.main_thread():
             for number in (signal.SIGINT, signal.SIGTERM):
                 self._previous[number] = signal.signal(number, self._handle)
+            if self._timer:
+                self._previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._expired)
         return self
 
     def _handle(self, number: int, frame: Any) -> None:
-        if self.requested:  # a second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        self.requested = True
+        if self.stopping:  # cleaning up after stopping at once: let it finish
+            return
         name = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
-        sys.stderr.write(
-            f"\nserendip: {name}: checkpointing after the batch in flight "
-            "(Ctrl-C again stops at once, losing the work since the last checkpoint)\n"
+        if self.requested:  # a second Ctrl-C: stop now
+            self._stop_now(f"{name} again: stopping at once")
+        self.requested = True
+        wait = STOP_WAIT_SECONDS
+        if self._timer and signal.SIGALRM in self._previous:
+            signal.setitimer(signal.ITIMER_REAL, max(wait, 0.001))
+        _say(
+            f"{name}: checkpointing after the batch in flight, waiting at most {wait:g} s "
+            "for it (Ctrl-C again stops at once, losing the work since the last checkpoint)"
         )
-        sys.stderr.flush()
+
+    def _expired(self, number: int, frame: Any) -> None:
+        if self.requested and not self.stopping:
+            self._stop_now(
+                f"the batch in flight did not end within {STOP_WAIT_SECONDS:g} s: stopping "
+                "at once (the work since the last checkpoint is lost)"
+            )
+
+    def _stop_now(self, message: str) -> None:
+        self.disarm()
+        self.stopping = True
+        _say(message)
+        raise KeyboardInterrupt
+
+    def disarm(self) -> None:
+        """Cancel the bound on the batch in flight (it has ended)."""
+        if self._timer and signal.SIGALRM in self._previous:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
     def __exit__(self, *exc: object) -> None:
+        self.disarm()
         for number, handler in self._previous.items():
             signal.signal(number, handler)
+
+
+def _say(message: str) -> None:
+    """One line on stderr, at once (the progress bar may hold the terminal)."""
+    sys.stderr.write(f"\nserendip: {message}\n")
+    sys.stderr.flush()
 
 
 class _Loop:
@@ -431,9 +483,12 @@ class _Loop:
         """Whether one more checkpoint keeps their cost within ``checkpoint_share`` of the time.
 
         The next one is assumed to cost what the last one did; the first is always
-        taken. A kill loses at most the work since the last checkpoint taken, so
-        this bounds that work to about ``1 / checkpoint_share`` times a checkpoint's
-        cost (50 times at the default 2 %), beyond ``checkpoint_every`` evaluations.
+        taken. The k-th of a session thus comes once ``k`` checkpoints fit in the
+        share, after ``k * cost / checkpoint_share`` seconds. A kill loses at most the
+        work since the last checkpoint taken: about ``cost / checkpoint_share`` (50
+        times a checkpoint's cost at the default 2 %) beyond ``checkpoint_every``
+        evaluations, except before the second, which can come up to twice that
+        after the session began (docs/reliability.md, "What a kill can lose").
         """
         share = self.config.checkpoint_share
         if share >= 1:  # documented as "take every one", however slow the disk
@@ -468,6 +523,7 @@ class _Loop:
                 extra="",
             )
             resumed_at = self.done
+            stopped_at_once = False
             try:
                 while self.done < config.budget:
                     self._batch(evaluator)
@@ -485,6 +541,7 @@ class _Loop:
                     if on_batch is not None:
                         on_batch(self.done, algorithm)
                     if stop.requested:
+                        stop.disarm()  # the batch in flight has ended: checkpoint it
                         self.checkpoint(elapsed())
                         raise RunInterrupted(self.run_dir)
                     every = config.checkpoint_every
@@ -496,12 +553,21 @@ class _Loop:
                         and self.affordable(time.perf_counter() - started)
                     ):
                         self.checkpoint(elapsed())
+            except RunInterrupted:
+                raise
+            except KeyboardInterrupt:  # a second Ctrl-C, or the first one's wait ran out
+                stopped_at_once = True
+                raise
             finally:
                 # Keep every evaluation made so far readable, even after a crash.
                 self.log.flush()
-                abandoned = getattr(evaluator, "busy", False)  # a batch that timed out
-                evaluator.close()
-                if not abandoned:  # a stuck batch may still be inside the task
+                busy = getattr(evaluator, "busy", False)  # a batch that timed out or was cut
+                if stopped_at_once or busy:
+                    # Workers may be inside a batch nobody waits for: stop them now.
+                    getattr(evaluator, "abort", evaluator.close)()
+                else:
+                    evaluator.close()
+                if not busy:  # a stuck batch may still be inside the task
                     self.task.close()
                 if self.scalars is not None:
                     self.scalars.close()
