@@ -81,7 +81,7 @@ def test_backend_options_are_validated():
     assert RunConfig.from_dict({"evaluation": {"ray_address": "auto"}}).evaluation.ray_address
     for values, field, accepted in (
         ({"backend": "dask"}, "backend", "inprocess, processes, ray"),
-        ({"evaluation": {"workers": 0}}, "evaluation.workers", ">= 1"),
+        ({"evaluation": {"workers": 0}}, "evaluation.workers", "integer in [1, 1024]"),
         ({"evaluation": {"ray_address": "my cluster"}}, "evaluation.ray_address", "host:port"),
         ({"evaluation": {"nodes": 2}}, "evaluation.nodes", "workers, ray_address"),
     ):

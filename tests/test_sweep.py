@@ -111,7 +111,7 @@ def test_an_interrupted_run_is_resumed_and_a_failing_run_stops_nothing(tmp_path)
         ({"seeds": ["a"]}, "seeds", "integer"),
         ({"seeds": None}, "seeds", "required"),
         ({"budget": 0}, "budget", "integer in [1, 4294967295]"),
-        ({"jobs": 0}, "jobs", ">= 1"),
+        ({"jobs": 0}, "jobs", "integer in [1, 1024]"),
         ({"backend": "dask"}, "backend", "processes, ray"),
         ({"ray_address": "somewhere"}, "ray_address", "host:port"),
         ({"config": {"novelty_search": {"k": 0}}}, "config.novelty_search.k", ">= 1"),

@@ -12,7 +12,9 @@ Conventions shared by all functions here:
 * The grid is the task's ``grid_shape`` (50 x 50) over the box
   ``[descriptor_low, descriptor_high]``; :func:`grid_cells` is the single place
   where descriptors become cells. Points outside the box are clipped into the
-  border cells; NaN descriptors get cell -1 and are ignored.
+  border cells; NaN descriptors get cell -1 and are ignored. A grid has at most
+  :data:`~serendip.archives.grid.MAX_GRID_CELLS` cells (a larger one is refused,
+  not allocated), so no metric's memory grows as cells-per-axis ** dimensions.
 * Coverage, uniformity and QD score count *exploration* agents only; reward
   areas found, best rewards and first rewards count every process.
 * An area is "found" by a row with ``reward_area == i`` and ``reward > 0``.
@@ -33,7 +35,9 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 
+from serendip.archives.grid import MAX_GRID_CELLS
 from serendip.archives.grid import grid_cells as archive_grid_cells
+from serendip.errors import ConfigError
 
 if TYPE_CHECKING:
     from serendip.tasks.base import TaskSpec
@@ -242,8 +246,23 @@ def _log_arrays(log: pd.DataFrame) -> _LogArrays:
     )
 
 
-def _n_cells(spec: TaskSpec) -> int:
-    return math.prod(int(s) for s in spec.grid_shape)
+def grid_cell_count(spec: TaskSpec) -> int:
+    """Cells of the task's grid, checked: every grid metric allocates a few arrays this long.
+
+    Raises:
+        ConfigError: named ``grid_shape``, the grid has more than
+            :data:`~serendip.archives.grid.MAX_GRID_CELLS` cells (a cell count that
+            grows as cells-per-axis ** dimensions must be refused, not allocated).
+    """
+    cells = math.prod(int(s) for s in spec.grid_shape)
+    if cells > MAX_GRID_CELLS:
+        raise ConfigError(
+            "grid_shape",
+            f"task {spec.name}'s metrics grid {tuple(spec.grid_shape)} has {cells:,} cells, "
+            f"more than {MAX_GRID_CELLS:,}; give it fewer cells per axis or a descriptor of "
+            "fewer values",
+        )
+    return cells
 
 
 def _spec_cells(descriptors: np.ndarray, spec: TaskSpec) -> np.ndarray:
@@ -425,7 +444,7 @@ def metric_curves(log: pd.DataFrame, spec: TaskSpec, every: int = 1000) -> pd.Da
     """
     a = _log_arrays(log)
     n_areas = len(spec.reward_areas)
-    n_cells = _n_cells(spec)
+    n_cells = grid_cell_count(spec)
     points = evaluation_points(len(a), every)
     last = points - 1  # row of the n-th evaluation
 
@@ -487,7 +506,7 @@ def summary_metrics(log: pd.DataFrame, spec: TaskSpec) -> dict[str, Any]:
     """
     a = _log_arrays(log)
     n_areas = len(spec.reward_areas)
-    n_cells = _n_cells(spec)
+    n_cells = grid_cell_count(spec)
     cells = _spec_cells(a.descriptors[a.explore], spec)
     rewards = a.rewards[a.explore]
     first = _first_reward_dict(a, n_areas)
@@ -523,7 +542,7 @@ class LiveMetrics:
 
     def __init__(self, spec: TaskSpec) -> None:
         self.spec = spec
-        self.n_cells = _n_cells(spec)
+        self.n_cells = grid_cell_count(spec)
         self.n_areas = len(spec.reward_areas)
         self._bounds = np.stack(
             [

@@ -15,6 +15,7 @@ import numpy as np
 
 from serendip.algorithms.base import BuildContext
 from serendip.archives import GridArchive, RewardArchive
+from serendip.archives.grid import MAX_GRID_CELLS
 from serendip.behavior import BehaviorSpace, GroundTruthSpace, make_learned_space
 from serendip.behavior.training import is_training_chunk
 from serendip.errors import ConfigError
@@ -22,9 +23,6 @@ from serendip.exploitation import Exploitation
 from serendip.exploration import NoveltySearch
 from serendip.exploration.rankers import make_ranker
 from serendip.schedulers import Scheduler, make_scheduler
-
-MAX_GRID_CELLS = 10_000_000
-"""Most cells a descriptor grid may have (its cell index alone takes 8 bytes a cell)."""
 
 __all__ = [
     "MAX_GRID_CELLS",

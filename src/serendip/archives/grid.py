@@ -18,6 +18,10 @@ from serendip.archives.agents import AGENT_FIELDS, Agents
 
 _ELITES = "elites."
 
+MAX_GRID_CELLS = 10_000_000
+"""Most cells a descriptor grid may have: a MAP-Elites grid (its cell index alone takes
+8 bytes a cell) and the metrics' grid of a task (coverage, uniformity, QD score)."""
+
 
 def _check_bounds(bounds: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
     """``bounds`` as a ``(D, 2)`` float64 array, checking each pair is finite with low < high."""
@@ -44,6 +48,8 @@ def _check_shape(shape: int | Sequence[int], dims: int) -> tuple[int, ...]:
             f"shape must be a positive integer or {dims} positive integers (one per axis of "
             f"bounds), got {shape!r}"
         )
+    if math.prod(int(s) for s in cells) > MAX_GRID_CELLS:
+        raise ValueError(f"a grid has at most {MAX_GRID_CELLS:,} cells, got shape {shape!r}")
     return tuple(int(s) for s in cells)
 
 

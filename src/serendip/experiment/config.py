@@ -2,7 +2,8 @@
 
 Every field is checked when the config is built, from a YAML file, a mapping or
 command-line flags, and a wrong value raises :class:`ConfigError` naming the
-field and what it accepts, before anything is written.
+field and what it accepts, before anything is written. YAML is read by
+:func:`parse_yaml`, which refuses a key given twice (plain PyYAML keeps the last).
 """
 
 from __future__ import annotations
@@ -49,6 +50,14 @@ EPISODE_SEEDS = ("fixed", "per-evaluation")
 LEGACY_EPISODE_SEEDS = "per-evaluation"
 """The rule of every run made before ``episode_seeds`` existed (its config lacks it)."""
 MAX_OPTION_DEPTH = 20
+MAX_THREADS = 1024
+"""The most torch threads a config may ask for (``learned_space.threads``): more
+than any machine's cores, and far below what exhausts a process's threads (100,000
+ended in a MemoryError, or "can't start new thread"). The same bound on every
+machine, so a config that is valid on one is valid on all."""
+MAX_PROCESSES = 1024
+"""The most worker processes or Ray actors a config may ask for (``evaluation.workers``,
+``env_processes``, a sweep's ``jobs``): each one is started at once."""
 
 
 def _integer(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
@@ -124,7 +133,7 @@ def _bounds_text(low: int | float | None, high: int | float | None) -> str:
     return ""
 
 
-# How each field of each section is checked: ("int", low), ("int?", low) (None allowed),
+# How each field of each section is checked: ("int", low), ("int?", low[, high]) (None allowed),
 # ("real+",) (positive), ("fraction",) (in (0, 1)), ("share",) (in [0, 1)), ("bool",),
 # ("choice", accepted), ("address?",) (a Ray cluster address, None allowed),
 # ("seconds?",) (None or a number of seconds >= 0), ("real", low) (a number >= low),
@@ -176,7 +185,7 @@ SECTION_RULES: dict[str, dict[str, tuple]] = {
         "validation_fraction": ("fraction",),
         "max_training_frames": ("int?", 2),
         "reinitialise": ("bool",),
-        "threads": ("int?", 1),
+        "threads": ("int?", 1, MAX_THREADS),
         "encoder": ("choice", learned_space_names),  # the registered learned spaces
         "inference": ("choice", INFERENCE_PATHS),
     },
@@ -190,7 +199,7 @@ SECTION_RULES: dict[str, dict[str, tuple]] = {
         "handback": ("int", 0),
     },
     "evaluation": {
-        "workers": ("int?", 1),
+        "workers": ("int?", 1, MAX_PROCESSES),
         "ray_address": ("address?",),
         "timeout": ("seconds?",),
     },
@@ -205,7 +214,8 @@ def _check(name: str, rule: tuple, value: Any) -> Any:
     if kind == "int":
         return _integer(name, value, low=rule[1])
     if kind == "int?":
-        return None if value is None else _integer(name, value, low=rule[1])
+        high = rule[2] if len(rule) > 2 else None
+        return None if value is None else _integer(name, value, low=rule[1], high=high)
     if kind == "real+":
         return _real(name, value, positive=True)
     if kind == "real":
@@ -408,13 +418,7 @@ def read_yaml(path: Path, field_name: str) -> Any:
             field_name,
             f"{str(path)!r} is not UTF-8 text (byte {error.start}); a config is a YAML file",
         ) from None
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        first = str(error).splitlines()[0] if str(error) else "invalid YAML"
-        raise ConfigError(field_name, f"{str(path)!r} is not valid YAML: {first}") from None
-    except RecursionError:
-        raise ConfigError(field_name, f"{str(path)!r} is nested too deeply") from None
+    value = parse_yaml(text, field_name, f"{str(path)!r}")
     if _expanded_size(value, MAX_YAML_NODES) > MAX_YAML_NODES:
         raise ConfigError(
             field_name,
@@ -422,6 +426,100 @@ def read_yaml(path: Path, field_name: str) -> Any:
             "(aliases counted each time they are used)",
         )
     return value
+
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A YAML mapping that holds a key twice: ``key`` is its dotted path from the root."""
+
+    def __init__(self, key: str, lines: tuple[int, int]) -> None:
+        super().__init__(f"{key} appears twice (lines {lines[0]} and {lines[1]})")
+        self.key = key
+        self.lines = lines
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a mapping that holds a key twice.
+
+    Plain PyYAML keeps the last value of a repeated key without a word, so a config
+    that says ``budget: 10`` twice (or a nested key twice) would run with whichever
+    came last. Keys brought in by a merge (``<<: *base``) may be overridden: that is
+    what a merge is for.
+    """
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        if node is None:
+            return None
+        self._check_unique_keys(node)
+        return self.construct_document(node)
+
+    def _check_unique_keys(self, root: yaml.Node) -> None:
+        """Raise :class:`DuplicateKeyError` for the first mapping that repeats a key.
+
+        Each node is visited once, however many aliases name it, so the walk is
+        linear in the file's size (a "billion laughs" file is not expanded here).
+        """
+        seen_nodes: set[int] = set()
+        stack: list[tuple[yaml.Node, str]] = [(root, "")]
+        while stack:
+            node, path = stack.pop()
+            if id(node) in seen_nodes:
+                continue
+            seen_nodes.add(id(node))
+            if isinstance(node, yaml.SequenceNode):
+                stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
+            elif isinstance(node, yaml.MappingNode):
+                keys: dict[Any, int] = {}
+                for key_node, value_node in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        stack.append((value_node, path))
+                        continue
+                    key = self._key(key_node)
+                    name = f"{path}.{key}" if path else str(key)
+                    line = key_node.start_mark.line + 1
+                    if key is not None and key in keys:
+                        raise DuplicateKeyError(name, (keys[key], line))
+                    if key is not None:
+                        keys[key] = line
+                    stack.append((value_node, name))
+
+    def _key(self, node: yaml.Node) -> Any:
+        """A scalar key's value (``budget``, ``"budget"`` and ``'budget'`` are one key)."""
+        if not isinstance(node, yaml.ScalarNode):
+            return None  # a collection as a key: the loader refuses it as unhashable
+        try:
+            key = self.construct_object(node, deep=True)
+            hash(key)
+        except (yaml.YAMLError, TypeError):
+            return None  # refused when the document is constructed
+        return key
+
+
+def parse_yaml(text: str, field_name: str, source: str) -> Any:
+    """``text`` loaded as YAML (:class:`UniqueKeyLoader`); a problem is a ConfigError.
+
+    Args:
+        text: the YAML text.
+        field_name: the field named when the text is not valid YAML.
+        source: how the text is named in a message (a file's path, a flag).
+
+    Raises:
+        ConfigError: invalid YAML (named ``field_name``), a key given twice (named by
+            its dotted path, ``learned_space.threads``), or nesting too deep.
+    """
+    try:
+        return yaml.load(text, Loader=UniqueKeyLoader)  # a SafeLoader: plain data only
+    except DuplicateKeyError as error:
+        first, second = error.lines
+        lines = f"line {first}" if first == second else f"lines {first} and {second}"
+        raise ConfigError(
+            error.key, f"set twice in {source} ({lines}); each key may appear once"
+        ) from None
+    except yaml.YAMLError as error:
+        first = str(error).splitlines()[0] if str(error) else "invalid YAML"
+        raise ConfigError(field_name, f"{source} is not valid YAML: {first}") from None
+    except RecursionError:
+        raise ConfigError(field_name, f"{source} is nested too deeply") from None
 
 
 def _expanded_size(value: Any, limit: int) -> int:
@@ -478,14 +576,17 @@ class RunConfig:
         descriptor: gym tasks: the ground-truth descriptor for coverage: observation
             key(s) of a Dict space (``achieved_goal``, ``[x, y]``) or flat indices of
             the flattened observation (``[0, 2]``); ``null``: ``achieved_goal`` when
-            the observation has it, else the whole observation.
+            the observation has it, else the whole observation. One whose coverage
+            grid would exceed :data:`~serendip.archives.grid.MAX_GRID_CELLS` (more
+            than 23 values) is refused when the task is built.
         descriptor_bounds: gym tasks: ``[[low, ...], [high, ...]]`` of the descriptor
             (default: the observation space's bounds, unbounded ones +-10).
         env_processes: gym tasks with ``backend: inprocess``: worker processes that
             step a batch's environments;
             ``null`` (the default): one per core for batches of at least 32 episodes
             (``serendip.tasks.gym.MIN_PARALLEL_EPISODES``), smaller ones in the run's
-            process; ``1``: always in the run's process. Results never depend on it.
+            process; ``1``: always in the run's process; at most
+            :data:`MAX_PROCESSES`. Results never depend on it.
         metrics_every: evaluations between two points of the metric curves.
         checkpoint_every: evaluations between two checkpoints, taken at the first
             chunk boundary after that many evaluations (0: only at the end and on
@@ -597,7 +698,7 @@ class RunConfig:
         if descriptor_bounds is not None:
             descriptor_bounds = _descriptor_bounds(descriptor_bounds)
         if env_processes is not None:
-            env_processes = _integer("env_processes", env_processes, low=1)
+            env_processes = _integer("env_processes", env_processes, low=1, high=MAX_PROCESSES)
         episode_seeds = merged["episode_seeds"]
         if episode_seeds is None:
             episode_seeds = default_episode_seeds(task)

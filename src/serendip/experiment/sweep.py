@@ -60,6 +60,7 @@ from rich.table import Table
 from serendip.algorithms import uses_frames
 from serendip.evaluation import THREAD_VARIABLES, default_workers
 from serendip.experiment.config import (
+    MAX_PROCESSES,
     MAX_SEED,
     SECTION_RULES,
     ConfigError,
@@ -197,7 +198,9 @@ class Sweep:
                 )
         budget = values.get("budget")
         jobs = values.get("jobs")
-        jobs = default_workers() if jobs is None else _integer("jobs", jobs, low=1)
+        jobs = (
+            default_workers() if jobs is None else _integer("jobs", jobs, low=1, high=MAX_PROCESSES)
+        )
         backend = values.get("backend", "processes")
         if backend not in SWEEP_BACKENDS:
             raise ConfigError(
@@ -296,6 +299,24 @@ def _writable_directory(out: Path) -> Path:
     except OSError as error:  # e.g. a name too long
         reason = error.strerror or str(error)
         raise ConfigError("out", f"cannot use {str(out)!r}: {reason}") from None
+    return out
+
+
+def create_out(out: Path) -> Path:
+    """Create the sweep's folder, before any run starts; refused in one line if it cannot be.
+
+    Validation only checks ``out`` (:func:`_writable_directory`); some folders pass
+    every check and still cannot be made (``/proc`` accepts no new entry, even from
+    root), so the sweep makes its folder first, as a run does its directory.
+
+    Raises:
+        ConfigError: ``out`` cannot be created (named ``out``, exit code 2).
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise ConfigError("out", f"cannot create {str(out)!r}: {reason}") from None
     return out
 
 
@@ -479,8 +500,10 @@ def run_sweep(
         One outcome per run, in the sweep's order.
 
     Raises:
+        ConfigError: ``sweep.out`` cannot be created (nothing has started).
         SweepInterrupted: Ctrl-C; ``sweep.json`` is written first.
     """
+    create_out(sweep.out)
     total = len(sweep.runs)
     outcomes: dict[int, RunOutcome] = {}
 
@@ -660,6 +683,7 @@ __all__ = [
     "Sweep",
     "SweepInterrupted",
     "SweepRun",
+    "create_out",
     "execute",
     "outcomes_table",
     "run_sweep",

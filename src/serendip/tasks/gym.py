@@ -58,9 +58,11 @@ run's evaluation log).
 
 Episodes end when the environment terminates or truncates, or at the horizon
 (``horizon``, default: the environment's ``max_episode_steps``, else 1000),
-whichever comes first. An environment that raises, or returns a NaN observation
-or reward, stops the evaluation with a :class:`~serendip.tasks.base.TaskError`
-that names the environment and the step.
+whichever comes first. An environment that raises, returns an observation that
+does not fit its observation space (another shape, ``None``, a string) or a NaN
+one, or a reward that is not a finite number, stops the evaluation with a
+:class:`~serendip.tasks.base.TaskError` that names the environment, the step and
+the episode.
 
 Frames come from each environment's ``render()`` in ``rgb_array`` mode, at the
 sampling times only (:func:`~serendip.tasks.base.frame_times`): an episode that
@@ -90,7 +92,11 @@ flattened observations (with its bounds); or observation keys of a ``Dict`` spac
 observation space's bounds or ``descriptor_bounds``. By default: the
 ``achieved_goal`` entry of a goal-conditioned ``Dict`` observation, else the whole
 flattened observation. Unbounded dimensions get ``±DEFAULT_BOUND``; final values
-are clipped to the bounds.
+are clipped to the bounds. Coverage's grid has about :data:`GRID_CELLS` cells (at
+least 2 per descriptor value), so a descriptor of many values (Blackjack's whole
+observation: 45 one-hot values, 2**45 cells) would need more than
+:data:`~serendip.archives.grid.MAX_GRID_CELLS`: such a descriptor is refused,
+naming ``descriptor``, when the task is built (before a run writes anything).
 """
 
 from __future__ import annotations
@@ -109,6 +115,7 @@ from typing import Any
 
 import numpy as np
 
+from serendip.archives.grid import MAX_GRID_CELLS
 from serendip.errors import ConfigError
 from serendip.tasks.base import (
     FRAME_SIZE,
@@ -124,6 +131,9 @@ from serendip.tasks.render import area_average
 DEFAULT_HORIZON = 1000
 DEFAULT_BOUND = 10.0
 GRID_CELLS = 2500  # the default descriptor's grid has about this many cells in all
+MAX_DESCRIPTOR_VALUES = MAX_GRID_CELLS.bit_length() - 1
+"""The most values a descriptor may have: its coverage grid has at least 2 cells per
+value, and at most :data:`~serendip.archives.grid.MAX_GRID_CELLS` cells (23 values)."""
 REWARD_RULES = ("return-threshold", "positive-reward", "info-success")
 """How a gym task decides that an episode succeeded (the config's ``reward``)."""
 SUCCESS_KEYS = ("is_success", "success")
@@ -356,6 +366,7 @@ class GymTask(Task):
         low, high, names = self._descriptor_box(descriptor, descriptor_bounds)
         dims = len(low)
         cells = max(2, round(GRID_CELLS ** (1 / dims)))
+        _check_grid_size(dims, cells, env_id, descriptor)
         if self.reward_rule == "return-threshold":
             area: ReturnThreshold | EpisodeSuccess = ReturnThreshold(self.reward_threshold)
             rule_text = f"return >= {self.reward_threshold:g} counts as the reward"
@@ -666,8 +677,27 @@ class GymTask(Task):
                 visual = renderer.model.vis.global_
                 visual.offwidth, visual.offheight = renderer.width, renderer.height
 
-    def _flatten(self, observations: list[Any]) -> np.ndarray:
-        """Environments' observations batched as a vector environment does, flattened."""
+    def _flatten(
+        self, observations: list[Any], episodes: np.ndarray, step: int | str
+    ) -> np.ndarray:
+        """Environments' observations batched as a vector environment does, flattened.
+
+        An observation that does not fit the observation space (another shape,
+        ``None``, a string) is a TaskError naming the step and its episode
+        (``episodes``: the batch rows of ``observations``), not NumPy's bare error.
+        """
+        try:
+            return self._flatten_batch(observations)
+        except Exception as error:
+            row = next((j for j, one in enumerate(observations) if not self._fits([one])), 0)
+            raise TaskError(
+                f"{self.spec.name}: the environment returned an observation that does not fit "
+                f"its observation space {self._observation_space} (got "
+                f"{_describe(observations[row])}) {_at(step)} (episode {int(episodes[row])} "
+                f"of the batch): {type(error).__name__}: {error}"
+            ) from error
+
+    def _flatten_batch(self, observations: list[Any]) -> np.ndarray:
         utils = self._gymnasium.vector.utils
         space = self._observation_space
         batch = utils.concatenate(
@@ -675,27 +705,36 @@ class GymTask(Task):
         )
         return flatten_batch(self._gymnasium.spaces, space, batch)
 
+    def _fits(self, observations: list[Any]) -> bool:
+        """Whether ``observations`` batch and flatten without an error."""
+        try:
+            self._flatten_batch(observations)
+        except Exception:
+            return False
+        return True
+
     def _check(self, values: np.ndarray, what: str, episodes: np.ndarray, step: int | str) -> None:
         """Refuse non-finite ``values``, whose rows are the batch's ``episodes``."""
         bad = ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
         if bad.any():
             raise TaskError(
-                f"{self.spec.name}: the environment returned a non-finite {what} at step "
-                f"{step} (episode {int(episodes[np.flatnonzero(bad)[0]])} of the batch)"
+                f"{self.spec.name}: the environment returned a non-finite {what} {_at(step)} "
+                f"(episode {int(episodes[np.flatnonzero(bad)[0]])} of the batch)"
             )
 
     def reset(self, n: int, episode_seeds: np.ndarray) -> GymState:
         envs = self._env_batch(n)
         observations = []
-        for env, seed in zip(envs, np.asarray(episode_seeds, dtype=np.int64), strict=True):
+        seeds = np.asarray(episode_seeds, dtype=np.int64)
+        for episode, (env, seed) in enumerate(zip(envs, seeds, strict=True)):
             try:
                 observations.append(env.reset(seed=int(seed))[0])
             except Exception as error:
                 raise TaskError(
                     f"{self.spec.name}: the environment raised {type(error).__name__} on "
-                    f"reset: {error}"
+                    f"reset (episode {episode} of the batch): {error}"
                 ) from error
-        flat = self._flatten(observations)
+        flat = self._flatten(observations, np.arange(n), "reset")
         self._check(flat, "observation", np.arange(n), "reset")
         return GymState(
             envs=envs,
@@ -744,16 +783,22 @@ class GymTask(Task):
             except Exception as error:
                 raise TaskError(
                     f"{self.spec.name}: the environment raised {type(error).__name__} at step "
-                    f"{step}: {error}"
+                    f"{step} (episode {int(i)} of the batch): {error}"
                 ) from error
             observations.append(observation)
-            rewards[j] = reward
-            ended[j] = bool(terminated) or bool(truncated)
+            self._store_reward(rewards, j, reward, int(i), step)
+            ended[j] = self._ended(terminated, truncated, int(i), step)
             if read_success:
+                if not isinstance(info, Mapping):
+                    raise TaskError(
+                        f"{self.spec.name}: the environment returned an info that is not a "
+                        f"dict (got {_describe(info)}) at step {step} (episode {int(i)} of "
+                        "the batch)"
+                    )
                 success[j] = _says_success(info)
                 if not self._success_signalled:
                     self._success_signalled = any(key in info for key in SUCCESS_KEYS)
-        flat = self._flatten(observations)
+        flat = self._flatten(observations, live, step)
         self._check(flat, "observation", live, step)
         self._check(rewards[:, None], "reward", live, step)
         state.returns[live] += rewards
@@ -765,6 +810,34 @@ class GymTask(Task):
         # An ended episode is not stepped again: its environment keeps its last state
         # (rendered at the next sampling time, see render).
         state.alive[live[ended]] = False
+
+    def _store_reward(
+        self, rewards: np.ndarray, j: int, reward: Any, episode: int, step: int
+    ) -> None:
+        """``rewards[j] = reward``, as NumPy stores it; a reward that is not a number (None,
+        a string, several values) is a TaskError naming the step and the episode."""
+        try:
+            if reward is None or isinstance(reward, str | bytes):
+                raise TypeError(f"a reward is a number, not {type(reward).__name__}")
+            rewards[j] = reward
+        except (TypeError, ValueError) as error:
+            raise TaskError(
+                f"{self.spec.name}: the environment returned a reward that is not a number "
+                f"(got {_describe(reward)}) at step {step} (episode {episode} of the batch): "
+                f"{error}"
+            ) from error
+
+    def _ended(self, terminated: Any, truncated: Any, episode: int, step: int) -> bool:
+        """Whether a step ended its episode; flags that are not true or false (an array of
+        several values) are a TaskError naming the step and the episode."""
+        try:
+            return bool(terminated) or bool(truncated)
+        except (TypeError, ValueError) as error:
+            raise TaskError(
+                f"{self.spec.name}: the environment returned terminated / truncated flags that "
+                f"are not true or false (got {_describe(terminated)}, {_describe(truncated)}) "
+                f"at step {step} (episode {episode} of the batch): {error}"
+            ) from error
 
     def advance(self, state: GymState, genomes: np.ndarray, steps: int) -> None:
         """Step the running episodes only, until ``steps`` or every episode has ended.
@@ -878,6 +951,53 @@ class GymTask(Task):
         for env in self._envs:
             env.close()
         self._envs.clear()
+
+
+def _check_grid_size(dims: int, cells: int, env_id: str, descriptor: DescriptorChoice) -> None:
+    """Refuse a descriptor whose coverage grid (``cells`` per axis) would be too large.
+
+    Raises:
+        ConfigError: named ``descriptor``, the grid would have more than
+            :data:`~serendip.archives.grid.MAX_GRID_CELLS` cells.
+    """
+    total = GRID_CELLS if dims == 2 else cells**dims
+    if total <= MAX_GRID_CELLS:
+        return
+    what = (
+        f"the whole flattened observation of {env_id}"
+        if descriptor is None
+        else ("the descriptor function's output" if callable(descriptor) else repr(descriptor))
+    )
+    raise ConfigError(
+        "descriptor",
+        f"{what} has {dims} values: coverage's grid over them (at least 2 cells per value) "
+        f"would have {cells}**{dims} = {total:,} cells, more than {MAX_GRID_CELLS:,}; "
+        f"choose at most {MAX_DESCRIPTOR_VALUES} values: observation keys or flat indices "
+        "(descriptor: [0, 2], --descriptor 0,2), or a descriptor function",
+    )
+
+
+def _at(step: int | str) -> str:
+    """Where in an episode: ``on reset``, ``at step 3``, ``at the end``."""
+    if step == "reset":
+        return "on reset"
+    if step == "end":
+        return "at the end"
+    return f"at step {step}"
+
+
+def _describe(value: Any) -> str:
+    """A short account of a value an environment returned (its type, and shape if any)."""
+    if value is None:
+        return "None"
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"{type(value).__name__} of shape {tuple(shape)}"
+    if isinstance(value, str | bytes):
+        return f"{type(value).__name__} {value[:20]!r}"
+    if isinstance(value, list | tuple):
+        return f"{type(value).__name__} of {len(value)} values"
+    return type(value).__name__
 
 
 def _threshold(value: Any) -> float:
