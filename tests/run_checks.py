@@ -11,11 +11,24 @@ import pyarrow.parquet as pq
 import serendip
 
 
+def assert_same_frame(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """The same columns, types and values, bit for bit.
+
+    ``check_exact=True``: pandas' default compares floats to a relative 1e-5.
+    Float columns are then compared as bytes, which also tells 0.0 from -0.0.
+    """
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    for name in a.columns:
+        if pd.api.types.is_float_dtype(a[name].dtype):
+            left, right = a[name].to_numpy(), b[name].to_numpy()
+            assert left.tobytes() == right.tobytes(), f"column {name!r} differs in its bits"
+
+
 def assert_same_run(a: Path, b: Path) -> None:
     """Same evaluation log, archives, emitter log, metrics, summary and final state."""
     first, second = serendip.load_run(a), serendip.load_run(b)
-    pd.testing.assert_frame_equal(first.evaluations, second.evaluations)
-    pd.testing.assert_frame_equal(first.metrics, second.metrics)
+    assert_same_frame(first.evaluations, second.evaluations)
+    assert_same_frame(first.metrics, second.metrics)
     for name in first.archive_names:
         assert pq.read_table(a / "archives" / f"{name}.parquet").equals(
             pq.read_table(b / "archives" / f"{name}.parquet")

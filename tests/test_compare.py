@@ -12,10 +12,18 @@ import pytest
 from scipy.stats import mannwhitneyu
 
 import serendip
+from run_checks import assert_same_frame
 from serendip.algorithms import ALGORITHMS as ALGORITHM_NAMES
+from serendip.analysis import run_data
 from serendip.analysis.compare import compare, final_values
 from serendip.analysis.plots import aggregate_curves, algorithm_color, budget_figure, pca_2d
-from serendip.analysis.run_data import open_run, open_runs
+from serendip.analysis.run_data import (
+    MAX_DEPTH,
+    MAX_FOLDERS,
+    find_run_dirs,
+    open_run,
+    open_runs,
+)
 from serendip.cli import main
 
 ALGORITHMS = ("ns", "serene")
@@ -170,9 +178,9 @@ def test_an_interrupted_run_is_compared_from_its_log(sweep, tmp_path):
     values = final_values([open_run(sweep / "point-serene-1"), open_run(cut)])
     columns = ["coverage", "uniformity", "reward_areas_found", "best_reward_area_0"]
     recomputed, original = values[~values["finished"]], values[values["finished"]]
-    np.testing.assert_allclose(recomputed[columns].to_numpy(), original[columns].to_numpy())
+    np.testing.assert_array_equal(recomputed[columns].to_numpy(), original[columns].to_numpy())
     # The curves too: metrics.parquet of the original, recomputed for the copy.
-    pd.testing.assert_frame_equal(open_run(cut).curves, open_run(sweep / "point-serene-1").curves)
+    assert_same_frame(open_run(cut).curves, open_run(sweep / "point-serene-1").curves)
     compare([cut, sweep / "point-ns-1"], out=tmp_path / "out")
     assert (tmp_path / "out" / "point-archives.png").exists()
     assert "1 interrupted" in (tmp_path / "out" / "comparison.md").read_text()
@@ -207,6 +215,60 @@ def test_bad_paths_give_one_line_and_exit_code_2(kind, tmp_path, capsys):
     assert err.startswith("serendip: error: RUN_DIR: ") and err.count("\n") == 1, err
     assert str(path) in err
     assert not (tmp_path / "compare").exists()
+
+
+def fake_run(path: Path) -> Path:
+    """A folder the walk counts as a run (it holds a ``config.yaml``); nothing is read."""
+    path.mkdir(parents=True)
+    (path / "config.yaml").write_text("task: point\n")
+    return path
+
+
+def test_a_folder_is_searched_for_runs_at_most_max_depth_levels_down(tmp_path):
+    assert MAX_DEPTH == 4  # docs/reliability.md says 4 levels
+    deepest = fake_run(tmp_path / "top" / "1" / "2" / "3" / "run")  # level 4: found
+    fake_run(tmp_path / "top" / "1" / "2" / "3" / "4" / "run")  # level 5: not searched
+    assert find_run_dirs([tmp_path / "top"]) == [(deepest.resolve(), False)]
+    # A folder holding only a run below the limit holds none.
+    fake_run(tmp_path / "low" / "1" / "2" / "3" / "4" / "run")
+    with pytest.raises(serendip.ConfigError, match="holds none"):
+        find_run_dirs([tmp_path / "low"])
+
+
+def test_a_folder_of_more_than_max_folders_folders_is_refused_not_walked(tmp_path, monkeypatch):
+    assert MAX_FOLDERS == 10_000  # docs/reliability.md says 10,000 folders
+    monkeypatch.setattr(run_data, "MAX_FOLDERS", 60)  # the same rule, 60 folders to make
+    full = tmp_path / "full"
+    for i in range(59):
+        (full / f"{i:02d}").mkdir(parents=True)
+    last = fake_run(full / "zz-run")  # the 60th folder searched: still found
+    assert find_run_dirs([full]) == [(last.resolve(), False)]
+    (full / "zzz").mkdir()  # one folder more, searched after the run
+    with pytest.raises(serendip.ConfigError, match=r"holds more than 60 folders"):
+        find_run_dirs([full])
+    # Folders count at every level, not only the first.
+    nested = tmp_path / "nested"
+    for i in range(4):
+        for j in range(15):
+            (nested / str(i) / str(j)).mkdir(parents=True)
+    assert len([p for p in nested.rglob("*") if p.is_dir()]) == 64
+    with pytest.raises(serendip.ConfigError, match=r"holds more than 60 folders"):
+        find_run_dirs([nested])
+
+
+def test_symbolic_links_are_not_followed(tmp_path):
+    elsewhere = fake_run(tmp_path / "elsewhere" / "run")
+    (tmp_path / "given").mkdir()
+    (tmp_path / "given" / "link").symlink_to(elsewhere.parent, target_is_directory=True)
+    (tmp_path / "given" / "run-link").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(serendip.ConfigError, match="holds none"):
+        find_run_dirs([tmp_path / "given"])
+    # A link to its own folder: a loop the walk does not enter.
+    loop = fake_run(tmp_path / "loop" / "run")
+    (tmp_path / "loop" / "again").symlink_to(tmp_path / "loop", target_is_directory=True)
+    assert find_run_dirs([tmp_path / "loop"]) == [(loop.resolve(), False)]
+    # A run named by a link is opened: only the search does not follow links.
+    assert find_run_dirs([tmp_path / "given" / "run-link"]) == [(elsewhere.resolve(), True)]
 
 
 def test_no_run_at_all_is_a_usage_error(capsys):

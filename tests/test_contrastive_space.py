@@ -156,15 +156,22 @@ def test_state_round_trip_continues_identically():
     assert fresh.trainings == 0 and not fresh.reports
 
 
+CONTRASTIVE_SEEDS = range(5)
+"""The seeds of the comparison below: all of them are run, none was picked."""
+
+
 def test_it_keeps_more_of_a_small_moving_disc_than_the_papers_space():
     """On a static texture with a small disc, its latent predicts the disc better.
 
     Both spaces start from the same weights (same seed) and train with the same
     config, data and generator; only the objective differs. Short trainings are
-    noisy (over seeds 0-4 the paper's space came out ahead on seed 3: 0.261
-    against 0.384), so the fidelity errors (0 keeps the disc's position, about 1
-    nothing of it) are averaged over seeds 0-2. Measured: paper's 0.440, 0.323,
-    0.457 (mean 0.407); contrastive 0.258, 0.208, 0.203 (mean 0.223).
+    noisy, so the fidelity errors (0 keeps the disc's position, about 1 nothing of
+    it) are compared over seeds 0-4: the contrastive error is lower on a majority
+    (3 of 5) and lower on average by at least 0.05. Measured: paper's 0.440, 0.323,
+    0.457, 0.261, 0.468 (mean 0.390); contrastive 0.258, 0.208, 0.203, 0.384, 0.202
+    (mean 0.251): lower on 4 of 5, by 0.139 on average. (Seeds 5-7: paper's 0.479,
+    0.323, 0.849; contrastive 0.301, 0.288, 0.210.) With the paper's loss in place
+    of NT-Xent the two are the same network: lower on 0 of 5, by 0 on average.
     """
     frames, _ = scene(128, seed=1)
     held_out, centres = scene(300, seed=2)
@@ -173,9 +180,10 @@ def test_it_keeps_more_of_a_small_moving_disc_than_the_papers_space():
     )
     errors: dict[str, list[float]] = {"paper": [], "contrastive": []}
     for name, found in errors.items():
-        for seed in range(3):
+        for seed in CONTRASTIVE_SEEDS:
             space = make_learned_space(name, n_frames=1, config=config, seed=seed)
             space.train(frames, rng=np.random.default_rng(seed))
             found.append(fidelity_error(space.encode(held_out), centres, np.random.default_rng(0)))
-    paper, contrastive = np.mean(errors["paper"]), np.mean(errors["contrastive"])
-    assert contrastive < paper - 0.1, errors
+    paper, contrastive = np.array(errors["paper"]), np.array(errors["contrastive"])
+    assert (contrastive < paper).sum() >= 3, errors
+    assert contrastive.mean() <= paper.mean() - 0.05, errors

@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import yaml
 
 gymnasium = pytest.importorskip("gymnasium")
 
 import serendip  # noqa: E402
+from run_checks import assert_same_frame  # noqa: E402
 from serendip.analysis.report import summary_rows  # noqa: E402
 from serendip.analysis.run_data import open_run  # noqa: E402
 from serendip.cli import main  # noqa: E402
@@ -88,7 +88,7 @@ def test_a_module_id_runs_from_the_command_line_and_in_worker_processes(tmp_path
         run_config(tmp_path, task=GOAL, budget=40, out=str(tmp_path / "in")), progress=False
     )
     logged = serendip.load_run(tmp_path / "cli").evaluations
-    pd.testing.assert_frame_equal(logged, serendip.load_run(inprocess.path).evaluations)
+    assert_same_frame(logged, serendip.load_run(inprocess.path).evaluations)
 
 
 def test_an_unknown_module_or_id_is_one_line_exit_2_and_nothing_written(tmp_path, capsys):
@@ -330,7 +330,7 @@ def test_fixed_resets_give_every_episode_the_run_seeds_task(tmp_path):
     assert config.episode_seeds == "fixed"  # the default of gym tasks, as in the papers
     result = serendip.run(config, progress=False)
     logged, _ = goals(result.path)
-    np.testing.assert_allclose(logged, np.tile(reset_goal(7), (60, 1)))
+    np.testing.assert_array_equal(logged, np.tile(reset_goal(7), (60, 1)))
     assert yaml.safe_load((result.path / "config.yaml").read_text())["episode_seeds"] == "fixed"
     assert result.summary["episode_seeds"] == "fixed"
     rows = dict(summary_rows(open_run(result.path)))
@@ -345,7 +345,7 @@ def test_per_evaluation_resets_give_each_evaluation_its_own_task(tmp_path, capsy
     assert main(["run", *flags, "--out", str(out), "--quiet"]) == 0
     logged, index = goals(out)
     expected = [reset_goal(s) for s in episode_seeds(3, index, "per-evaluation")]
-    np.testing.assert_allclose(logged, expected)
+    np.testing.assert_array_equal(logged, expected)
     assert len(np.unique(logged, axis=0)) == 40
     assert serendip.load_run(out).summary["episode_seeds"] == "per-evaluation"
     code, err = cli_error(capsys, "--task", GOAL, "--episode-seeds", "random")
@@ -519,7 +519,7 @@ def test_a_gym_run_with_options_and_extras_resumes_exactly(tmp_path):
     expected = serendip.load_run(tmp_path / "whole").evaluations
     resumed = serendip.load_run(tmp_path / "parts").evaluations
     assert "episode_return" in resumed.columns
-    pd.testing.assert_frame_equal(resumed, expected)
+    assert_same_frame(resumed, expected)
 
 
 def test_serendip_tasks_says_how(capsys):

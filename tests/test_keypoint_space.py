@@ -72,7 +72,12 @@ def test_cli_refuses_an_odd_latent_size_before_writing(tmp_path, capsys):
 
 
 def test_it_keeps_more_of_a_moving_square_than_the_paper_space():
-    """Same frames, same training: the square's position from 3 latent neighbours."""
+    """Same frames, same training: the square's position from 3 latent neighbours.
+
+    One seed (0), not picked: over seeds 0-5 (same seed for weights and generator) the
+    keypoints' error was 0.28, 0.16, 0.27, 0.21, 0.33, 0.16 of the paper's (paper's
+    0.517-0.922, keypoints' 0.133-0.195), all well under the 0.5 asserted.
+    """
     frames, positions = scene(400)
     config = AutoencoderConfig(latent_size=4, max_epochs=3, threads=1)
     errors = {}

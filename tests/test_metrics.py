@@ -370,7 +370,7 @@ def test_curve_blocks_give_the_same_result(monkeypatch):
     whole = metric_curves(log, SPEC, every=50)
     monkeypatch.setattr(metrics, "_BLOCK_ELEMENTS", 3 * K)  # 3 points per block
     blocked = metric_curves(log, SPEC, every=50)
-    pd.testing.assert_frame_equal(whole, blocked, rtol=1e-12)
+    pd.testing.assert_frame_equal(whole, blocked, check_exact=True)
 
 
 def test_best_reward_area_running_max():

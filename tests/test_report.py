@@ -158,7 +158,7 @@ def test_an_interrupted_run_is_reported_from_its_log(stax_run, tmp_path):
     original = json.loads((stax_run / "summary.json").read_text())
     recomputed = open_run(cut).summary
     for key in ("evaluations", "coverage", "uniformity", "reward_areas_found"):
-        assert recomputed[key] == pytest.approx(original[key])
+        assert recomputed[key] == original[key], key  # exactly: the same functions, same log
 
 
 def test_a_run_without_emitters_or_learned_space_from_the_command_line(tmp_path, capsys):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -163,11 +165,33 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path):
     assert_same_run(reference.path, out)
 
 
+def contents(directory: Path) -> dict[Path, str]:
+    """The SHA-256 of every file below ``directory`` (``"folder"`` for a folder), by path."""
+    return {
+        p.relative_to(directory): hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_file()
+        else "folder"
+        for p in sorted(directory.rglob("*"))
+    }
+
+
 def test_resume_refuses_finished_runs_and_other_directories(reference, tmp_path, capsys):
-    assert main(["resume", str(reference["stax"])]) == 2
-    assert "has finished" in capsys.readouterr().err
-    assert main(["resume", str(tmp_path)]) == 2
-    assert "not a run directory" in capsys.readouterr().err
+    """One line, exit code 2, and every file of the directory left as it was."""
+    finished = reference["stax"]
+    before = contents(finished)
+    assert main(["resume", str(finished)]) == 2
+    err = capsys.readouterr().err
+    assert "has finished" in err and err.count("\n") == 1, err
+    assert contents(finished) == before
+    other = tmp_path / "other"  # a folder of files that is not a run
+    (other / "sub").mkdir(parents=True)
+    (other / "notes.txt").write_text("not a run")
+    (other / "sub" / "evaluations.parquet").write_bytes(b"PAR1")
+    before = contents(other)
+    assert main(["resume", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "not a run directory" in err and err.count("\n") == 1, err
+    assert contents(other) == before
 
 
 def _serendip(*args: str) -> subprocess.Popen:
@@ -235,36 +259,23 @@ def test_the_store_is_compacted_and_resume_still_exact(tmp_path, monkeypatch):
 
 def test_a_checkpoint_of_0_1_0_is_refused_in_one_line_and_nothing_changes(tmp_path):
     """tests/data/run-0.1.0: a point SERENE run checkpointed by serendip 0.1.0."""
-    import hashlib
-    import shutil
-    import subprocess
-    import sys
-    from pathlib import Path
-
     run_dir = tmp_path / "old"
     shutil.copytree(Path(__file__).parent / "data" / "run-0.1.0", run_dir)
-
-    def contents():
-        return {
-            p.relative_to(run_dir): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(run_dir.rglob("*"))
-            if p.is_file()
-        }
-
-    before = contents()
+    before = contents(run_dir)
     done = subprocess.run(
         [sys.executable, "-m", "serendip", "resume", str(run_dir)], capture_output=True, text=True
     )
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
     assert "serendip 0.1.0" in done.stderr
-    assert contents() == before
+    assert contents(run_dir) == before
 
 
-@pytest.mark.parametrize("encoder", ["keypoints", "weighted"])
-def test_an_encoder_that_learns_a_background_resumes_exactly(tmp_path, encoder):
-    """``keypoints`` and ``weighted`` (``background`` spaces with another network or
-    loss): the learned background and the weights and Adam state are the state."""
+@pytest.mark.parametrize("encoder", ["paper", "keypoints", "weighted"])
+def test_a_learned_encoder_resumes_exactly(tmp_path, encoder):
+    """``paper`` (the papers' autoencoder: the weights and Adam state are the state),
+    ``keypoints`` and ``weighted`` (``background`` spaces with another network or
+    loss: the learned background too)."""
     space = {**BASE.get("learned_space", {}), "encoder": encoder}
     # Trainings at 500 and 1,300 evaluations: the crash falls between them, so the
     # second one, after the resume, starts from the restored background and weights.
@@ -274,7 +285,11 @@ def test_an_encoder_that_learns_a_background_resumes_exactly(tmp_path, encoder):
     with pytest.raises(Crash):
         serendip.run(config(out, **changes), progress=False, on_batch=crash_at(1100))
     arrays, _, _ = load_checkpoint(out)
-    assert int(arrays["space.trainings"]) == 1 and len(arrays["space.background"]) == 1
+    assert int(arrays["space.trainings"]) == 1
+    if encoder == "paper":
+        assert "space.background" not in arrays
+    else:
+        assert len(arrays["space.background"]) == 1
     serendip.resume(out, progress=False)
     assert int(serendip.load_run(out).state()[0]["space.trainings"]) == 2
     assert_same_run(tmp_path / "a", out)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import serendip
+from run_checks import assert_same_frame
 from serendip.metrics import metric_curves, summary_metrics
 from serendip.tasks import task_spec
 
@@ -102,7 +103,7 @@ def test_everything_reads_back_without_pickle(ns_run):
 def test_metrics_file_is_the_metrics_of_the_log(ns_run):
     run = serendip.load_run(ns_run.path)
     spec = task_spec("arm")
-    pd.testing.assert_frame_equal(run.metrics, metric_curves(run.evaluations, spec, every=500))
+    assert_same_frame(run.metrics, metric_curves(run.evaluations, spec, every=500))
     figures = summary_metrics(run.evaluations, spec)
     assert run.summary["coverage"] == figures["coverage"]
     assert run.metrics["evaluations"].iloc[-1] == 3050
@@ -123,7 +124,7 @@ def test_same_seed_same_run_and_another_seed_another_run(tmp_path, ns_run):
         return pd.read_parquet(serendip.run(config, progress=False).path / "evaluations.parquet")
 
     original = pd.read_parquet(ns_run.path / "evaluations.parquet")
-    pd.testing.assert_frame_equal(log_of(11, "again"), original)
+    assert_same_frame(log_of(11, "again"), original)
     assert not log_of(12, "other")["gt_0"].equals(original["gt_0"])
 
 
