@@ -7,6 +7,7 @@ TaskError naming the environment, the step and the episode).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -30,7 +31,15 @@ from serendip.experiment.config import (
 from serendip.experiment.runner import check_costs
 from serendip.experiment.sweep import Sweep, run_sweep
 from serendip.metrics import LiveMetrics, metric_curves, summary_metrics
-from serendip.tasks import TaskError, TaskSpec, task_spec
+from serendip.tasks import TaskError, task_spec
+
+
+def refused_run(config: Path, tmp_path: Path, capsys, field: str) -> None:
+    """``serendip run --config config`` exits 2 with one line naming ``field``, writing nothing."""
+    out = tmp_path / "run"
+    assert main(["run", "--config", str(config), "--out", str(out), "--quiet"]) == 2
+    one_line_error(capsys, field)
+    assert not out.exists()
 
 
 def one_line_error(capsys, field: str) -> str:
@@ -107,15 +116,9 @@ def test_a_descriptor_of_many_values_is_refused_at_the_grid_s_limit(tmp_path):
 def test_metrics_and_grids_refuse_a_grid_instead_of_allocating_it():
     base = task_spec("point")
     dims = 45
-    huge = TaskSpec(
+    huge = dataclasses.replace(
+        base,
         name="wide",
-        summary="",
-        observation_size=base.observation_size,
-        action_size=base.action_size,
-        horizon=base.horizon,
-        hidden_layers=base.hidden_layers,
-        hidden_width=base.hidden_width,
-        reward_areas=base.reward_areas,
         descriptor_low=(0.0,) * dims,
         descriptor_high=(1.0,) * dims,
         descriptor_names=tuple(f"x{i}" for i in range(dims)),
@@ -156,10 +159,7 @@ def test_thread_and_process_counts_are_bounded(values, field, high, tmp_path, ca
     assert RunConfig.from_dict(at_limit)  # the bound itself is accepted
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(values))
-    out = tmp_path / "run"
-    assert main(["run", "--config", str(config), "--out", str(out), "--quiet"]) == 2
-    one_line_error(capsys, field)
-    assert not out.exists()
+    refused_run(config, tmp_path, capsys, field)
 
 
 def test_a_sweep_s_jobs_are_bounded(tmp_path, capsys):
@@ -278,10 +278,7 @@ def test_a_config_key_given_twice_is_refused_by_name(text, field, tmp_path, caps
     path.write_text(text)
     with pytest.raises(ConfigError, match=rf"^{field}: set twice in .*c\.yaml"):
         RunConfig.from_yaml(path)
-    out = tmp_path / "run"
-    assert main(["run", "--config", str(path), "--out", str(out), "--quiet"]) == 2
-    one_line_error(capsys, field)
-    assert not out.exists()
+    refused_run(path, tmp_path, capsys, field)
 
 
 def test_a_sweep_key_given_twice_is_refused_by_name(tmp_path, capsys):
